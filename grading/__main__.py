@@ -1,0 +1,4 @@
+"""`python -m grading` is the same as the `kata` command."""
+from grading.cli import main
+
+raise SystemExit(main())

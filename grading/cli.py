@@ -1,0 +1,84 @@
+"""The `kata` command line: one subcommand per job, each delegating to its own module."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from grading import REPO_ROOT, curriculum as curriculum_module, stubgen
+
+
+def _stubs(args: argparse.Namespace) -> int:
+    curriculum = curriculum_module.load()
+    reference, stubs = Path(args.reference), Path(args.out)
+    try:
+        if args.check:
+            diff = stubgen.drift(reference, stubs, curriculum)
+            if diff:
+                sys.stdout.write(diff)
+                print(f"\nstubs/ is out of sync with {reference}/: run `kata stubs`", file=sys.stderr)
+                return 1
+            print(f"stubs in sync with {reference}/")
+            return 0
+        changed = stubgen.write_tree(reference, stubs, curriculum)
+    except stubgen.MarkerError as error:
+        print(f"kata stubs: {error}", file=sys.stderr)
+        return 2
+    for path in changed:
+        print(f"wrote {stubs / path}")
+    print(f"{len(changed)} stub file(s) changed")
+    return 0
+
+
+def _test(args: argparse.Namespace) -> int:
+    from grading import progress
+
+    curriculum = curriculum_module.load()
+    try:
+        modules = curriculum.parse_selection(args.modules) if args.modules else None
+    except ValueError as error:
+        print(f"kata test: {error}", file=sys.stderr)
+        return 2
+    submission = Path(args.submission).resolve()
+    if not (submission / curriculum.package / "__init__.py").is_file():
+        print(f"kata test: {submission} has no {curriculum.package}/ package", file=sys.stderr)
+        return 2
+    roots = ["spec"] + (["hidden_tests"] if args.hidden else [])
+    return progress.run(curriculum, REPO_ROOT, submission, modules, roots, Console())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kata", description="TinyTorch kata: stubs, tests, grading.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    stubs = commands.add_parser("stubs", help="regenerate stubs/ from reference/ (or --check for drift)")
+    stubs.add_argument("--check", action="store_true", help="exit 1 with a diff if stubs/ is out of date")
+    stubs.add_argument("--reference", default=str(REPO_ROOT / "reference"), help="reference root")
+    stubs.add_argument("--out", default=str(REPO_ROOT / "stubs"), help="stub root to write/check")
+    stubs.set_defaults(handler=_stubs)
+
+    test = commands.add_parser("test", help="run the spec for some modules and show a progress table")
+    test.add_argument("modules", nargs="?", help="module selection, e.g. 06 or 1-3,tensor (default: all)")
+    test.add_argument("--submission", default=str(REPO_ROOT / "reference"),
+                      help="directory containing tinytorch/ (default: reference/)")
+    test.add_argument("--hidden", action="store_true", help="also run hidden_tests/ (instructor repo)")
+    test.set_defaults(handler=_test)
+
+    grade = commands.add_parser("grade", help="grade a submission and print the per-module table")
+    grade.add_argument("submission", nargs="?", default=str(REPO_ROOT / "reference"))
+    grade.set_defaults(handler=_grade)
+    return parser
+
+
+def _grade(args: argparse.Namespace) -> int:
+    # Interim main job until the sandboxed grader lands: visible + hidden tests, per-module table.
+    args.modules, args.hidden = None, True
+    _test(args)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)

@@ -1,0 +1,250 @@
+"""Load and validate the curriculum manifest (`grading/curriculum.toml`).
+
+Every other part of the kata tool asks this module for module facts (numbers, slugs,
+import paths, prerequisites, points, glossary terms) instead of hard-coding them.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path, PurePath
+
+MANIFEST_PATH = Path(__file__).with_name("curriculum.toml")
+
+
+class ManifestError(ValueError):
+    """The manifest is malformed: the message names the field and the offending value."""
+
+
+@dataclass(frozen=True)
+class Module:
+    number: int
+    slug: str
+    title: str
+    tier: str
+    track: str
+    path: str  # dotted import path, e.g. "tinytorch.core.tensor"
+    requires: tuple[int, ...]
+    points: int
+    systems: str
+    concepts: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        """Two-digit label used in file names and messages: "01"."""
+        return f"{self.number:02d}"
+
+    @property
+    def runner_id(self) -> str:
+        """Id of this module's GitHub Classroom runner: "m01"."""
+        return f"m{self.label}"
+
+    @property
+    def relative_file(self) -> PurePath:
+        """File of this module inside a submission: tinytorch/core/tensor.py."""
+        return PurePath(*self.path.split(".")).with_suffix(".py")
+
+    @property
+    def spec_file(self) -> str:
+        return f"test_{self.label}_{self.slug}.py"
+
+
+_REQUIRED_FIELDS = {
+    "number": int, "slug": str, "title": str, "tier": str, "track": str, "path": str,
+    "requires": list, "points": int, "systems": str, "concepts": list,
+}
+
+
+class Curriculum:
+    """The validated manifest: an ordered collection of modules plus course-wide policy."""
+
+    def __init__(self, raw: dict, source: str = "<manifest>"):
+        self.source = source
+        self.package: str = raw.get("package", "tinytorch")
+        self.tiers: tuple[str, ...] = tuple(raw.get("tiers", ()))
+        self.policy: dict = dict(raw.get("policy", {}))
+        self.patch_hooks: dict[int, tuple[str, ...]] = {
+            int(number): tuple(hooks) for number, hooks in raw.get("patch_hooks", {}).items()
+        }
+        entries = raw.get("module")
+        if not isinstance(entries, list) or not entries:
+            raise ManifestError(f"{source}: expected a non-empty [[module]] list, found {type(entries).__name__}")
+        self.modules: tuple[Module, ...] = tuple(
+            sorted((self._parse_module(entry) for entry in entries), key=lambda m: m.number)
+        )
+        self._by_number = {m.number: m for m in self.modules}
+        self._validate()
+
+    # ------------------------------------------------------------------ parsing
+    def _parse_module(self, entry: dict) -> Module:
+        where = f"{self.source}: module {entry.get('number', entry.get('slug', '?'))}"
+        for field, kind in _REQUIRED_FIELDS.items():
+            if field not in entry:
+                raise ManifestError(f"{where}: missing field '{field}'")
+            if not isinstance(entry[field], kind) or (kind is int and isinstance(entry[field], bool)):
+                raise ManifestError(
+                    f"{where}: field '{field}' must be {kind.__name__}, found {type(entry[field]).__name__}"
+                )
+        return Module(
+            number=entry["number"], slug=entry["slug"], title=entry["title"], tier=entry["tier"],
+            track=entry["track"], path=entry["path"], requires=tuple(entry["requires"]),
+            points=entry["points"], systems=entry["systems"],
+            concepts=tuple(term.lower() for term in entry["concepts"]),
+        )
+
+    def _validate(self) -> None:
+        for field in ("number", "slug", "path"):
+            seen: dict = {}
+            for module in self.modules:
+                value = getattr(module, field)
+                if value in seen:
+                    raise ManifestError(
+                        f"{self.source}: duplicate {field} {value!r} (modules {seen[value]} and {module.number})"
+                    )
+                seen[value] = module.number
+        for module in self.modules:
+            if module.number < 1:
+                raise ManifestError(f"{self.source}: module numbers start at 1, found {module.number}")
+            if not module.path.startswith(self.package + "."):
+                raise ManifestError(
+                    f"{self.source}: module {module.number} path {module.path!r} is outside package {self.package!r}"
+                )
+            if self.tiers and module.tier not in self.tiers:
+                raise ManifestError(
+                    f"{self.source}: module {module.number} tier {module.tier!r} is not one of {list(self.tiers)}"
+                )
+            if module.points <= 0:
+                raise ManifestError(f"{self.source}: module {module.number} points must be positive, found {module.points}")
+            for prerequisite in module.requires:
+                if prerequisite not in self._by_number:
+                    raise ManifestError(
+                        f"{self.source}: module {module.number} requires unknown module {prerequisite}"
+                    )
+        for number in self.patch_hooks:
+            if number not in self._by_number:
+                raise ManifestError(f"{self.source}: patch_hooks names unknown module {number}")
+        self._check_acyclic()
+        self._check_glossary()
+
+    def _check_acyclic(self) -> None:
+        # Kahn's algorithm: whatever cannot be ordered sits on a cycle.
+        remaining = {m.number: set(m.requires) for m in self.modules}
+        while True:
+            ready = [n for n, deps in remaining.items() if not deps]
+            if not ready:
+                break
+            for number in ready:
+                del remaining[number]
+            for deps in remaining.values():
+                deps.difference_update(ready)
+        if remaining:
+            raise ManifestError(f"{self.source}: prerequisite cycle among modules {sorted(remaining)}")
+
+    def _check_glossary(self) -> None:
+        owner: dict[str, int] = {}
+        for module in self.modules:
+            for term in module.concepts:
+                if term in owner:
+                    raise ManifestError(
+                        f"{self.source}: glossary term {term!r} is introduced twice (modules {owner[term]} and {module.number})"
+                    )
+                owner[term] = module.number
+
+    # ------------------------------------------------------------------ queries
+    def __iter__(self):
+        return iter(self.modules)
+
+    def __len__(self) -> int:
+        return len(self.modules)
+
+    def module(self, key: int | str) -> Module:
+        """Look a module up by number (6), label ("06") or slug ("autograd")."""
+        if isinstance(key, str):
+            if key.isdigit():
+                key = int(key)
+            else:
+                for module in self.modules:
+                    if module.slug == key:
+                        return module
+                raise KeyError(f"no module with slug {key!r}; known: {', '.join(m.slug for m in self.modules)}")
+        if key not in self._by_number:
+            raise KeyError(f"no module number {key}; known: 1-{max(self._by_number)}")
+        return self._by_number[key]
+
+    def closure(self, number: int) -> frozenset[int]:
+        """Transitive prerequisites of a module (not including the module itself)."""
+        seen: set[int] = set()
+        stack = list(self.module(number).requires)
+        while stack:
+            current = stack.pop()
+            if current not in seen:
+                seen.add(current)
+                stack.extend(self._by_number[current].requires)
+        return frozenset(seen)
+
+    def allowed(self, number: int) -> frozenset[int]:
+        """Modules that code belonging to `number` may use: itself plus its closure."""
+        return self.closure(number) | {number}
+
+    def module_for_import(self, dotted: str) -> Module | None:
+        """The module that owns an import path such as "tinytorch.core.tensor" (or a submodule of it)."""
+        for module in self.modules:
+            if dotted == module.path or dotted.startswith(module.path + "."):
+                return module
+        return None
+
+    def module_for_path(self, path: str | PurePath) -> Module | None:
+        """The module that owns a file, e.g. ".../tinytorch/core/tensor.py" or "spec/test_01_tensor.py"."""
+        parts = PurePath(path).parts
+        if self.package in parts:
+            start = len(parts) - 1 - parts[::-1].index(self.package)
+            dotted = ".".join(parts[start:])
+            dotted = dotted[: -len(".py")] if dotted.endswith(".py") else dotted
+            return self.module_for_import(dotted)
+        name = PurePath(path).name
+        if name.startswith("test_") and name[5:7].isdigit():
+            number = int(name[5:7])
+            return self._by_number.get(number)
+        return None
+
+    def glossary(self) -> dict[str, int]:
+        """Every glossary term mapped to the module that introduces it."""
+        return {term: m.number for m in self.modules for term in m.concepts}
+
+    def parse_selection(self, text: str) -> list[int]:
+        """Parse "1-8,13" or "tensor,06" into sorted module numbers; ValueError names a bad part."""
+        chosen: set[int] = set()
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            try:
+                if "-" in part and all(side.strip().isdigit() for side in part.split("-", 1)):
+                    low, high = (int(side) for side in part.split("-", 1))
+                    if low > high:
+                        raise ValueError
+                    numbers = range(low, high + 1)
+                else:
+                    numbers = [self.module(part).number]
+                for number in numbers:
+                    self.module(number)
+                    chosen.add(number)
+            except (KeyError, ValueError):
+                raise ValueError(
+                    f"unknown module selection {part!r}: expected numbers 1-{len(self)}, ranges like 1-8, or slugs"
+                ) from None
+        if not chosen:
+            raise ValueError(f"empty module selection {text!r}")
+        return sorted(chosen)
+
+
+def parse(text: str, source: str = "<string>") -> Curriculum:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ManifestError(f"{source}: not valid TOML: {error}") from None
+    return Curriculum(raw, source)
+
+
+@lru_cache(maxsize=None)
+def load(path: str | Path = MANIFEST_PATH) -> Curriculum:
+    path = Path(path)
+    return parse(path.read_text(encoding="utf-8"), str(path))

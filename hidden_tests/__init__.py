@@ -1,0 +1,1 @@
+"""Held-out tests: never shipped to students."""

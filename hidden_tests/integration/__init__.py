@@ -1,0 +1,1 @@
+"""Cross-module integration tests; each declares every module it needs."""

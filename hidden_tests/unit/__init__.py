@@ -1,0 +1,1 @@
+"""Held-out unit properties and edge cases, one file per module."""

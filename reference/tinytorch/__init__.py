@@ -1,0 +1,9 @@
+"""tinytorch: a PyTorch-like framework built one module at a time.
+
+The public API is re-exported here (`from tinytorch import Tensor`). Importing the package must
+work on the untouched stubs and on any partially completed submission, so nothing here runs
+student code at import time beyond defining classes and functions.
+"""
+from tinytorch.core.tensor import Tensor
+
+__all__ = ["Tensor"]

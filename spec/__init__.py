@@ -1,0 +1,1 @@
+"""The visible specification: one pytest file per curriculum module (test_NN_slug.py)."""

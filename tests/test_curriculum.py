@@ -1,0 +1,93 @@
+"""The curriculum manifest loads, validates and answers prerequisite questions."""
+import pytest
+
+from grading import curriculum as curriculum_module
+from grading.curriculum import ManifestError, parse
+
+MODULE_TEMPLATE = """
+[[module]]
+number = {number}
+slug = "{slug}"
+title = "{slug}"
+tier = "foundation"
+track = "foundation"
+path = "tinytorch.core.{slug}"
+requires = {requires}
+points = 10
+systems = "x"
+concepts = {concepts}
+"""
+
+
+def manifest(*modules: dict) -> str:
+    text = 'package = "tinytorch"\ntiers = ["foundation"]\n'
+    for spec in modules:
+        text += MODULE_TEMPLATE.format(**{"requires": [], "concepts": [], **spec})
+    return text
+
+
+@pytest.fixture(scope="module")
+def course():
+    return curriculum_module.load()
+
+
+def test_real_manifest_has_twenty_modules_numbered_in_order(course):
+    assert [m.number for m in course] == list(range(1, 21))
+    assert course.module(1).path == "tinytorch.core.tensor"
+    assert course.module("autograd").number == 6 and course.module("06").slug == "autograd"
+
+
+def test_closure_is_transitive_and_keeps_tracks_parallel(course):
+    assert course.closure(1) == frozenset()
+    assert course.closure(8) == frozenset(range(1, 8))
+    assert 9 not in course.closure(12), "the language track must not depend on the vision module"
+    assert course.closure(14) >= {9, 13, 12, 1}
+    assert course.allowed(6) == frozenset(range(1, 7))
+
+
+def test_module_for_path_and_import(course):
+    assert course.module_for_path("reference/tinytorch/core/tensor.py").number == 1
+    assert course.module_for_path("stubs/tinytorch/perf/quantization.py").number == 15
+    assert course.module_for_path("spec/test_06_autograd.py").number == 6
+    assert course.module_for_path("README.md") is None
+    assert course.module_for_import("tinytorch.core.spatial").number == 9
+    assert course.module_for_import("numpy") is None
+
+
+def test_glossary_maps_terms_to_their_module(course):
+    glossary = course.glossary()
+    assert glossary["gradient"] == 6 and glossary["kv cache"] == 18 and glossary["broadcasting"] == 1
+
+
+def test_selection_parsing(course):
+    assert course.parse_selection("1-3,6") == [1, 2, 3, 6]
+    assert course.parse_selection("tensor,08") == [1, 8]
+    for bad in ("0", "21", "3-1", "nope", ""):
+        with pytest.raises(ValueError):
+            course.parse_selection(bad)
+
+
+def test_small_valid_manifest():
+    course = parse(manifest({"number": 1, "slug": "a"}, {"number": 2, "slug": "b", "requires": [1]}))
+    assert course.closure(2) == {1}
+
+
+@pytest.mark.parametrize("modules,fragment", [
+    (({"number": 1, "slug": "a"}, {"number": 1, "slug": "b"}), "duplicate number"),
+    (({"number": 1, "slug": "a"}, {"number": 2, "slug": "a"}), "duplicate slug"),
+    (({"number": 1, "slug": "a", "requires": [3]},), "unknown module 3"),
+    (({"number": 1, "slug": "a", "requires": [2]}, {"number": 2, "slug": "b", "requires": [1]}), "cycle"),
+    (({"number": 1, "slug": "a", "concepts": ["x"]}, {"number": 2, "slug": "b", "concepts": ["x"]}), "introduced twice"),
+])
+def test_invalid_manifests_are_rejected_with_a_reason(modules, fragment):
+    with pytest.raises(ManifestError, match=fragment):
+        parse(manifest(*modules))
+
+
+def test_missing_field_and_wrong_type_are_named():
+    with pytest.raises(ManifestError, match="missing field 'points'"):
+        parse(manifest({"number": 1, "slug": "a"}).replace("points = 10", ""))
+    with pytest.raises(ManifestError, match="field 'number' must be int"):
+        parse(manifest({"number": '"one"', "slug": "a"}))
+    with pytest.raises(ManifestError, match="not valid TOML"):
+        parse("[[module]\n")
