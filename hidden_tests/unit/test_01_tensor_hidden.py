@@ -75,7 +75,7 @@ def test_log_and_sqrt_of_invalid_values_follow_ieee():
 def test_float64_is_preserved_through_operations(array):
     tensor = Tensor(array)
     for result in (tensor + 1.5, tensor * tensor, tensor.exp(), tensor.sum(), -tensor, tensor.reshape(-1)):
-        assert result.dtype == np.float64, "float64 inputs must stay float64 (gradient checks depend on it)"
+        assert result.dtype == np.float64, "float64 inputs must stay float64 (precision-sensitive checks depend on it)"
 
 
 def test_numpy_array_on_the_left_returns_a_tensor():

@@ -4,6 +4,5 @@ The public API is re-exported here (`from tinytorch import Tensor`). Importing t
 work on the untouched stubs and on any partially completed submission, so nothing here runs
 student code at import time beyond defining classes and functions.
 """
-from tinytorch.core.tensor import Tensor
-
-__all__ = ["Tensor"]
+# One line per module, in curriculum order.
+from tinytorch.core.tensor import Tensor  # noqa: F401  (module 01)
