@@ -12,6 +12,7 @@ grade: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/kata stubs --check
+	$(BIN)/kata lint
 	$(BIN)/python -m pytest tests -q
 	$(BIN)/coverage erase
 	TINYTORCH_HYPOTHESIS_PROFILE=grading $(BIN)/coverage run -m pytest spec hidden_tests -q

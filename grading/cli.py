@@ -49,6 +49,33 @@ def _test(args: argparse.Namespace) -> int:
     return progress.run(curriculum, REPO_ROOT, submission, modules, roots, Console())
 
 
+def _lint(args: argparse.Namespace) -> int:
+    from grading import lint
+    from grading.lint.explain import EXPLANATIONS
+    from grading.lint.model import CHECKS
+    from grading.lint.output import FORMATS
+
+    if args.explain:
+        if args.explain not in EXPLANATIONS:
+            print(f"kata lint: unknown rule {args.explain!r}; rules: {', '.join(EXPLANATIONS)}", file=sys.stderr)
+            return 2
+        print(f"{args.explain}: {EXPLANATIONS[args.explain]}")
+        return 0
+    select = tuple(part.strip() for part in args.select.split(",") if part.strip())
+    unknown = [part for part in select if part not in CHECKS]
+    if unknown or not select:
+        print(f"kata lint: unknown check(s) {unknown}; choose from {', '.join(CHECKS)}", file=sys.stderr)
+        return 2
+    root = Path(args.root).resolve()
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        print(f"kata lint: no such path: {missing[0]}", file=sys.stderr)
+        return 2
+    result = lint.run(root, select, [Path(p) for p in args.paths] or None)
+    print(FORMATS[args.format](result.violations, result.pragmas, len(result.files)))
+    return 1 if result.violations else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kata", description="TinyTorch kata: stubs, tests, grading.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -65,6 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
                       help="directory containing tinytorch/ (default: reference/)")
     test.add_argument("--hidden", action="store_true", help="also run hidden_tests/ (instructor repo)")
     test.set_defaults(handler=_test)
+
+    lint = commands.add_parser("lint", help="audit prerequisite ordering, concept leakage, patches, docstrings")
+    lint.add_argument("paths", nargs="*", help="report only these files/directories (default: everything)")
+    lint.add_argument("--root", default=str(REPO_ROOT), help="repository root holding grading/curriculum.toml")
+    lint.add_argument("--format", choices=("text", "json", "github"), default="text")
+    lint.add_argument("--select", default="imports,concepts,patches,docstrings,manifest",
+                      help="comma-separated checks to run")
+    lint.add_argument("--explain", metavar="RULE", help="print what a rule protects and how to fix it")
+    lint.set_defaults(handler=_lint)
 
     grade = commands.add_parser("grade", help="grade a submission and print the per-module table")
     grade.add_argument("submission", nargs="?", default=str(REPO_ROOT / "reference"))

@@ -74,6 +74,7 @@ class Curriculum:
             sorted((self._parse_module(entry) for entry in entries), key=lambda m: m.number)
         )
         self._by_number = {m.number: m for m in self.modules}
+        self.planned: frozenset[int] = frozenset(raw.get("planned", ()))
         self._validate()
 
     # ------------------------------------------------------------------ parsing
@@ -121,9 +122,10 @@ class Curriculum:
                     raise ManifestError(
                         f"{self.source}: module {module.number} requires unknown module {prerequisite}"
                     )
-        for number in self.patch_hooks:
-            if number not in self._by_number:
-                raise ManifestError(f"{self.source}: patch_hooks names unknown module {number}")
+        for table, numbers in (("patch_hooks", self.patch_hooks), ("planned", self.planned)):
+            for number in numbers:
+                if number not in self._by_number:
+                    raise ManifestError(f"{self.source}: {table} names unknown module {number}")
         self._check_acyclic()
         self._check_glossary()
 
@@ -171,6 +173,10 @@ class Curriculum:
         if key not in self._by_number:
             raise KeyError(f"no module number {key}; known: 1-{max(self._by_number)}")
         return self._by_number[key]
+
+    def built(self) -> list[Module]:
+        """Modules that are not marked `planned`: they must have reference, stub, spec and hidden tests."""
+        return [m for m in self.modules if m.number not in self.planned]
 
     def closure(self, number: int) -> frozenset[int]:
         """Transitive prerequisites of a module (not including the module itself)."""

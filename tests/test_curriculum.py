@@ -89,5 +89,7 @@ def test_missing_field_and_wrong_type_are_named():
         parse(manifest({"number": 1, "slug": "a"}).replace("points = 10", ""))
     with pytest.raises(ManifestError, match="field 'number' must be int"):
         parse(manifest({"number": '"one"', "slug": "a"}))
+    with pytest.raises(ManifestError, match="planned names unknown module 7"):
+        parse("planned = [7]\n" + manifest({"number": 1, "slug": "a"}))
     with pytest.raises(ManifestError, match="not valid TOML"):
         parse("[[module]\n")
