@@ -75,3 +75,26 @@ def assert_gradients_close(analytic, numeric: np.ndarray, *, rtol: float = 1e-5,
     )
     np.testing.assert_allclose(analytic, numeric, rtol=rtol, atol=atol,
                                err_msg=f"gradient of {name} disagrees with finite differences")
+
+
+def check_gradients(fn, *arrays, rtol: float = 1e-5, atol: float = 1e-6, seed: int = 0, differentiable=None) -> None:
+    """Check backward() of fn against float64 finite differences for every element of every input.
+
+    fn maps Tensors to a Tensor. The scalar checked is sum(fn(inputs) * W) for a fixed random W,
+    so every output element sends a different upstream gradient. `differentiable` lists the
+    input positions to check (default: all).
+    """
+    from tinytorch.core.tensor import Tensor
+
+    arrays = [np.array(a, dtype=np.float64) for a in arrays]
+    inputs = [Tensor(a.copy(), requires_grad=True) for a in arrays]
+    out = fn(*inputs)
+    weights = np.random.default_rng(seed).normal(size=values(out).shape)
+    (out * Tensor(weights)).sum().backward()
+    for position in differentiable if differentiable is not None else range(len(arrays)):
+        def scalar(x, position=position):
+            operands = [Tensor(x if j == position else arrays[j]) for j in range(len(arrays))]
+            return float((values(fn(*operands)).astype(np.float64) * weights).sum())
+
+        numeric = numerical_gradient(scalar, arrays[position])
+        assert_gradients_close(inputs[position].grad, numeric, rtol=rtol, atol=atol, name=f"input {position}")

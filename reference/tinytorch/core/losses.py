@@ -257,8 +257,9 @@ class BCEWithLogitsLoss:
         ### BEGIN SOLUTION
         x = _as_float_tensor(logits, "BCEWithLogitsLoss logits")
         y = _binary_targets(targets, x, "BCEWithLogitsLoss")
-        positive = Tensor((x.data > 0).astype(x.dtype))
-        sign = Tensor(np.where(x.data >= 0, 1.0, -1.0).astype(x.dtype))
+        # Both masks treat x == 0 as positive, so their one-sided slopes agree there.
+        positive = Tensor((x.data >= 0).astype(x.dtype))
+        sign = positive * 2.0 - 1.0
         softplus_of_minus_abs = ((-(x * sign)).exp() + 1.0).log()
         return _reduce(x * positive - x * y + softplus_of_minus_abs, self.reduction)
         ### END SOLUTION
