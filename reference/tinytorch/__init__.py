@@ -11,3 +11,4 @@ from tinytorch.core.layers import Dropout, Linear, Module, Parameter, Sequential
 from tinytorch.core.losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss  # noqa: F401  (module 04)
 from tinytorch.core.dataloader import DataLoader, Dataset, TensorDataset  # noqa: F401  (module 05)
 from tinytorch.core.autograd import Function, enable_autograd, is_autograd_enabled, no_grad  # noqa: F401  (module 06)
+from tinytorch.core.optimizers import SGD, Adam, AdamW, Optimizer  # noqa: F401  (module 07)

@@ -1,0 +1,215 @@
+"""Module 07 -- Optimizers: turn gradients into parameter updates.
+
+Each optimizer updates `param.data` in place from `param.grad.data`. Systems lesson (paper §5.1):
+optimizer state is memory. Plain SGD keeps nothing, SGD with momentum keeps one buffer per
+parameter, Adam keeps two (first and second moments), so with the gradients themselves Adam
+needs three extra copies of every parameter.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from tinytorch.core.tensor import Tensor
+
+
+def _check_positive(name: str, value: float, allow_zero: bool = False) -> float:
+    """Validate a hyperparameter that must be a non-negative (or positive) number."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0 or (value == 0 and not allow_zero):
+        expected = "a non-negative number" if allow_zero else "a positive number"
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+    return float(value)
+
+
+class Optimizer:
+    """Base class: holds the parameters and per-parameter state buffers.
+
+    Args:
+        params (Iterable[Tensor]): the tensors to update (e.g. model.parameters()).
+
+    Raises:
+        ValueError: params is empty.
+        TypeError: an entry is not a Tensor.
+
+    Example:
+        >>> SGD([Tensor([1.0], requires_grad=True)], lr=0.1).state_bytes()
+        0
+    """
+
+    def __init__(self, params):
+        ### BEGIN SOLUTION
+        self.params = list(params)
+        if not self.params:
+            raise ValueError("optimizer got an empty parameter list")
+        for index, param in enumerate(self.params):
+            if not isinstance(param, Tensor):
+                raise TypeError(f"optimizer parameter {index} must be a Tensor, got {type(param).__name__}")
+        self.state: list[dict[str, np.ndarray]] = [{} for _ in self.params]
+        self.steps = 0
+        ### END SOLUTION
+
+    def zero_grad(self) -> None:
+        """Clear every parameter's gradient before the next backward pass.
+
+        Example:
+            >>> SGD([Tensor([1.0], requires_grad=True)], lr=0.1).zero_grad()
+        """
+        ### BEGIN SOLUTION
+        for param in self.params:
+            param.grad = None
+        ### END SOLUTION
+
+    def step(self) -> None:
+        """Update every parameter that has a gradient; subclasses define `_update`.
+
+        Example:
+            >>> opt = SGD([Tensor([1.0], requires_grad=True)], lr=0.1); opt.step()
+        """
+        ### BEGIN SOLUTION
+        self.steps += 1
+        for param, state in zip(self.params, self.state):
+            if getattr(param, "grad", None) is None:
+                continue
+            grad = param.grad.data.astype(param.data.dtype, copy=False)
+            param.data -= self._update(param.data, grad, state)
+        ### END SOLUTION
+
+    def _update(self, value: np.ndarray, grad: np.ndarray, state: dict) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} must define _update")
+
+    def state_bytes(self) -> int:
+        """Memory held by the optimizer's state buffers (not counting parameters or gradients).
+
+        Returns:
+            int: bytes of every state array; buffers are created on the first step, so this is
+            0 before then.
+
+        Example:
+            >>> SGD([Tensor([1.0], requires_grad=True)], lr=0.1).state_bytes()
+            0
+        """
+        ### BEGIN SOLUTION
+        return sum(buffer.nbytes for state in self.state for buffer in state.values())
+        ### END SOLUTION
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum and (coupled) weight decay:
+
+        g = grad + weight_decay * p;  v = momentum * v + g;  p = p - lr * v   (v = g when momentum is 0)
+
+    Args:
+        params (Iterable[Tensor]): tensors to update.
+        lr (float): learning rate, > 0.
+        momentum (float): 0 <= momentum < 1.
+        weight_decay (float): L2 penalty coefficient, >= 0.
+
+    Raises:
+        ValueError: a hyperparameter is out of range, or params is empty.
+
+    Example:
+        >>> p = Tensor([1.0], requires_grad=True); (p * 2).sum().backward(); SGD([p], lr=0.1).step(); p.data
+        array([0.8], dtype=float32)
+    """
+
+    def __init__(self, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0):
+        super().__init__(params)
+        ### BEGIN SOLUTION
+        self.lr = _check_positive("lr", lr)
+        self.momentum = _check_positive("momentum", momentum, allow_zero=True)
+        if self.momentum >= 1:
+            raise ValueError(f"momentum must be below 1, got {momentum!r}")
+        self.weight_decay = _check_positive("weight_decay", weight_decay, allow_zero=True)
+        ### END SOLUTION
+
+    def _update(self, value, grad, state):
+        ### BEGIN SOLUTION
+        if self.weight_decay:
+            grad = grad + self.weight_decay * value
+        if self.momentum:
+            velocity = state.get("velocity")
+            state["velocity"] = grad.copy() if velocity is None else self.momentum * velocity + grad
+            grad = state["velocity"]
+        return self.lr * grad
+        ### END SOLUTION
+
+
+class Adam(Optimizer):
+    """Adam with bias correction (Kingma & Ba, 2015), with optional coupled L2 weight decay:
+
+        g = grad + weight_decay * p
+        m = b1 * m + (1 - b1) * g;  v = b2 * v + (1 - b2) * g^2
+        p = p - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+
+    Args:
+        params (Iterable[Tensor]): tensors to update.
+        lr (float): learning rate, > 0.
+        betas (tuple[float, float]): decay rates of the two moment estimates, each in [0, 1).
+        eps (float): added to the denominator, > 0.
+        weight_decay (float): L2 penalty added to the gradient, >= 0.
+
+    Raises:
+        ValueError: a hyperparameter is out of range, or params is empty.
+
+    Example:
+        >>> Adam([Tensor([1.0], requires_grad=True)]).lr
+        0.001
+    """
+
+    decoupled = False
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0):
+        super().__init__(params)
+        ### BEGIN SOLUTION
+        self.lr = _check_positive("lr", lr)
+        if len(betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
+        self.betas = (float(betas[0]), float(betas[1]))
+        self.eps = _check_positive("eps", eps)
+        self.weight_decay = _check_positive("weight_decay", weight_decay, allow_zero=True)
+        ### END SOLUTION
+
+    def _update(self, value, grad, state):
+        ### BEGIN SOLUTION
+        beta1, beta2 = self.betas
+        if self.weight_decay and not self.decoupled:
+            grad = grad + self.weight_decay * value
+        if "m" not in state:
+            state["m"], state["v"] = np.zeros_like(value), np.zeros_like(value)
+        state["m"] *= beta1
+        state["m"] += (1 - beta1) * grad
+        state["v"] *= beta2
+        state["v"] += (1 - beta2) * grad * grad
+        m_hat = state["m"] / (1 - beta1 ** self.steps)
+        v_hat = state["v"] / (1 - beta2 ** self.steps)
+        update = self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+        if self.weight_decay and self.decoupled:
+            update = update + self.lr * self.weight_decay * value
+        return update.astype(value.dtype, copy=False)
+        ### END SOLUTION
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019): the decay shrinks the
+    parameter directly, p = p - lr * weight_decay * p, instead of entering the moment estimates.
+
+    Args:
+        params (Iterable[Tensor]): tensors to update.
+        lr (float): learning rate, > 0.
+        betas (tuple[float, float]): moment decay rates, each in [0, 1).
+        eps (float): denominator term, > 0.
+        weight_decay (float): decoupled decay coefficient, >= 0 (default 0.01).
+
+    Raises:
+        ValueError: a hyperparameter is out of range, or params is empty.
+
+    Example:
+        >>> AdamW([Tensor([1.0], requires_grad=True)]).weight_decay
+        0.01
+    """
+
+    decoupled = True
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.01):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
