@@ -13,3 +13,4 @@ from tinytorch.core.losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, 
 from tinytorch.core.dataloader import DataLoader, Dataset, TensorDataset  # noqa: F401  (module 05)
 from tinytorch.core.autograd import Function, enable_autograd, is_autograd_enabled, no_grad  # noqa: F401  (module 06)
 from tinytorch.core.optimizers import SGD, Adam, AdamW, Optimizer  # noqa: F401  (module 07)
+from tinytorch.core.training import CosineSchedule, Trainer, clip_grad_norm, load_checkpoint, save_checkpoint  # noqa: F401  (module 08)
