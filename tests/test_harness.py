@@ -75,9 +75,11 @@ def collected(*args) -> set[str]:
 
 def test_module_selection_by_option_and_by_marker():
     everything = collected()
-    module_one = {n for n in everything if "/test_01_" in n.split("::")[0]}
-    assert module_one and collected("--modules", "1") == module_one
-    assert collected("-m", "m01") == module_one
+    selected = collected("--modules", "1")
+    module_one_files = {n for n in everything if "/test_01_" in n.split("::")[0]}
+    assert module_one_files and module_one_files <= selected
+    assert not {n for n in selected if "/test_02_" in n.split("::")[0]}, "module 2's own tests are not selected"
+    assert collected("-m", "m01") == selected
     assert collected("--modules", "20") == {n for n in everything if "/test_20_" in n.split("::")[0]}
 
 
