@@ -38,6 +38,8 @@ def _to_array(data, dtype=None) -> np.ndarray:
         dtype('float32')
     """
     ### BEGIN SOLUTION
+    if type(data) is np.ndarray and dtype is None and data.dtype.kind in "biuf":
+        return data  # fast path: every operation's result arrives here
     if isinstance(data, Tensor):
         data = data.data
     if isinstance(data, (np.ndarray, np.generic)):
