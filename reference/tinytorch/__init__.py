@@ -6,7 +6,7 @@ student code at import time beyond defining classes and functions.
 """
 # One line per module, in curriculum order.
 from tinytorch.core.tensor import Tensor  # noqa: F401  (module 01)
-from tinytorch.core.activations import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh  # noqa: F401  (module 02)
+from tinytorch.core.activations import Activation, GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh  # noqa: F401  (module 02)
 from tinytorch.core.layers import Dropout, Linear, Module, Parameter, Sequential  # noqa: F401  (module 03)
 from tinytorch.core.losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss  # noqa: F401  (module 04)
 from tinytorch.core.dataloader import DataLoader, Dataset, TensorDataset  # noqa: F401  (module 05)

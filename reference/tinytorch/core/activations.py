@@ -55,7 +55,37 @@ def stable_sigmoid(x: Tensor) -> Tensor:
     ### END SOLUTION
 
 
-class ReLU:
+class Activation:
+    """Base class of the activations: calling one applies its forward().
+
+    Example:
+        >>> ReLU()(Tensor([-1.0])).data
+        array([-0.], dtype=float32)
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Apply the activation; every subclass overrides this.
+
+        Args:
+            x (Tensor): input values.
+
+        Returns:
+            Tensor: the activation of x.
+
+        Raises:
+            NotImplementedError: the subclass did not define forward.
+
+        Example:
+            >>> Sigmoid().forward(Tensor([0.0])).data
+            array([0.5], dtype=float32)
+        """
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.forward(x)
+
+
+class ReLU(Activation):
     """Rectified linear unit: max(0, x), element-wise.
 
     Example:
@@ -84,11 +114,8 @@ class ReLU:
         return x * (x > 0)
         ### END SOLUTION
 
-    def __call__(self, x: Tensor) -> Tensor:
-        return self.forward(x)
 
-
-class Sigmoid:
+class Sigmoid(Activation):
     """Logistic sigmoid 1 / (1 + e^-x), stable for any finite input.
 
     Example:
@@ -116,11 +143,8 @@ class Sigmoid:
         return stable_sigmoid(_as_tensor(x, "Sigmoid"))
         ### END SOLUTION
 
-    def __call__(self, x: Tensor) -> Tensor:
-        return self.forward(x)
 
-
-class Tanh:
+class Tanh(Activation):
     """Hyperbolic tangent, computed as 2 * sigmoid(2x) - 1 so it never overflows.
 
     Example:
@@ -149,11 +173,8 @@ class Tanh:
         return stable_sigmoid(x * 2.0) * 2.0 - 1.0
         ### END SOLUTION
 
-    def __call__(self, x: Tensor) -> Tensor:
-        return self.forward(x)
 
-
-class GELU:
+class GELU(Activation):
     """Gaussian error linear unit, tanh approximation (one formula, used everywhere in tinytorch):
 
         GELU(x) = 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3)))
@@ -186,9 +207,6 @@ class GELU:
         return x * stable_sigmoid(inner * 2.0)
         ### END SOLUTION
 
-    def __call__(self, x: Tensor) -> Tensor:
-        return self.forward(x)
-
 
 def _check_dim(x: Tensor, dim: int, name: str) -> None:
     """Raise ValueError if `dim` is not a valid dimension of x."""
@@ -201,7 +219,7 @@ def _shifted(x: Tensor, dim: int) -> Tensor:
     return x - Tensor(np.max(x.data, axis=dim, keepdims=True))
 
 
-class Softmax:
+class Softmax(Activation):
     """Softmax along one dimension: exp(x_i) / sum_j exp(x_j).
 
     Args:
@@ -240,11 +258,8 @@ class Softmax:
         return exps / exps.sum(axis=self.dim, keepdims=True)
         ### END SOLUTION
 
-    def __call__(self, x: Tensor) -> Tensor:
-        return self.forward(x)
 
-
-class LogSoftmax:
+class LogSoftmax(Activation):
     """log(softmax(x)) along one dimension, computed as x - max - log(sum(exp(x - max))).
 
     Args:
@@ -281,6 +296,3 @@ class LogSoftmax:
         shifted = _shifted(x, self.dim)
         return shifted - shifted.exp().sum(axis=self.dim, keepdims=True).log()
         ### END SOLUTION
-
-    def __call__(self, x: Tensor) -> Tensor:
-        return self.forward(x)

@@ -49,7 +49,37 @@ def stable_sigmoid(x: Tensor) -> Tensor:
     raise NotImplementedError('Module 02 (activations): implement stable_sigmoid -- see its docstring')
 
 
-class ReLU:
+class Activation:
+    """Base class of the activations: calling one applies its forward().
+
+    Example:
+        >>> ReLU()(Tensor([-1.0])).data
+        array([-0.], dtype=float32)
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Apply the activation; every subclass overrides this.
+
+        Args:
+            x (Tensor): input values.
+
+        Returns:
+            Tensor: the activation of x.
+
+        Raises:
+            NotImplementedError: the subclass did not define forward.
+
+        Example:
+            >>> Sigmoid().forward(Tensor([0.0])).data
+            array([0.5], dtype=float32)
+        """
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.forward(x)
+
+
+class ReLU(Activation):
     """Rectified linear unit: max(0, x), element-wise.
 
     Example:
@@ -75,11 +105,8 @@ class ReLU:
         """
         raise NotImplementedError('Module 02 (activations): implement ReLU.forward -- see its docstring')
 
-    def __call__(self, x: Tensor) -> Tensor:
-        return self.forward(x)
 
-
-class Sigmoid:
+class Sigmoid(Activation):
     """Logistic sigmoid 1 / (1 + e^-x), stable for any finite input.
 
     Example:
@@ -105,11 +132,8 @@ class Sigmoid:
         """
         raise NotImplementedError('Module 02 (activations): implement Sigmoid.forward -- see its docstring')
 
-    def __call__(self, x: Tensor) -> Tensor:
-        return self.forward(x)
 
-
-class Tanh:
+class Tanh(Activation):
     """Hyperbolic tangent, computed as 2 * sigmoid(2x) - 1 so it never overflows.
 
     Example:
@@ -135,11 +159,8 @@ class Tanh:
         """
         raise NotImplementedError('Module 02 (activations): implement Tanh.forward -- see its docstring')
 
-    def __call__(self, x: Tensor) -> Tensor:
-        return self.forward(x)
 
-
-class GELU:
+class GELU(Activation):
     """Gaussian error linear unit, tanh approximation (one formula, used everywhere in tinytorch):
 
         GELU(x) = 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3)))
@@ -167,9 +188,6 @@ class GELU:
         """
         raise NotImplementedError('Module 02 (activations): implement GELU.forward -- see its docstring')
 
-    def __call__(self, x: Tensor) -> Tensor:
-        return self.forward(x)
-
 
 def _check_dim(x: Tensor, dim: int, name: str) -> None:
     """Raise ValueError if `dim` is not a valid dimension of x."""
@@ -182,7 +200,7 @@ def _shifted(x: Tensor, dim: int) -> Tensor:
     return x - Tensor(np.max(x.data, axis=dim, keepdims=True))
 
 
-class Softmax:
+class Softmax(Activation):
     """Softmax along one dimension: exp(x_i) / sum_j exp(x_j).
 
     Args:
@@ -216,11 +234,8 @@ class Softmax:
         """
         raise NotImplementedError('Module 02 (activations): implement Softmax.forward -- see its docstring')
 
-    def __call__(self, x: Tensor) -> Tensor:
-        return self.forward(x)
 
-
-class LogSoftmax:
+class LogSoftmax(Activation):
     """log(softmax(x)) along one dimension, computed as x - max - log(sum(exp(x - max))).
 
     Args:
@@ -252,6 +267,3 @@ class LogSoftmax:
             array([-10000.,      0.], dtype=float32)
         """
         raise NotImplementedError('Module 02 (activations): implement LogSoftmax.forward -- see its docstring')
-
-    def __call__(self, x: Tensor) -> Tensor:
-        return self.forward(x)
