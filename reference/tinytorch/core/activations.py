@@ -111,7 +111,7 @@ class ReLU(Activation):
         """
         ### BEGIN SOLUTION
         x = _as_tensor(x, "ReLU")
-        return x * (x > 0)
+        return x * Tensor((x.data > 0).astype(x.dtype))  # a constant 0/1 mask in x's dtype
         ### END SOLUTION
 
 

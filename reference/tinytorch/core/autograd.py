@@ -63,11 +63,14 @@ def _record(result: Tensor, parents: tuple, backward_fn) -> Tensor:
         >>> out = _record(Tensor([1.0]), (), lambda g: ())
     """
     ### BEGIN SOLUTION
-    tensors = tuple(p if isinstance(p, Tensor) else None for p in parents)
-    if _STATE["recording"] and any(t is not None and t.requires_grad for t in tensors):
-        result.requires_grad = True
-        result._parents = tensors
-        result._backward = backward_fn
+    if not _STATE["recording"]:
+        return result
+    for parent in parents:
+        if isinstance(parent, Tensor) and parent.requires_grad:
+            result.requires_grad = True
+            result._parents = tuple(p if isinstance(p, Tensor) else None for p in parents)
+            result._backward = backward_fn
+            break
     return result
     ### END SOLUTION
 

@@ -143,10 +143,12 @@ class CrossEntropyLoss:
         classes = logits.shape[-1]
         if ids.size and (ids.min() < 0 or ids.max() >= classes):
             raise ValueError(f"CrossEntropyLoss targets must lie in [0, {classes}), got values from {ids.min()} to {ids.max()}")
-        log_probs = LogSoftmax(dim=-1)(_as_float_tensor(logits, "logits")).reshape(-1, classes)
+        log_probs = LogSoftmax(dim=-1)(_as_float_tensor(logits, "logits"))
+        if log_probs.ndim == 3:  # (N, T, C): score every position as one long batch
+            log_probs = log_probs.reshape(-1, classes)
         flat_ids = ids.reshape(-1)
-        picked = log_probs[np.arange(flat_ids.size), flat_ids]
-        return _reduce(-picked.reshape(ids.shape), self.reduction)
+        picked = -log_probs[np.arange(flat_ids.size), flat_ids]
+        return _reduce(picked.reshape(ids.shape) if ids.ndim == 2 else picked, self.reduction)
         ### END SOLUTION
 
     def __call__(self, logits, targets) -> Tensor:
