@@ -21,7 +21,9 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 
 ROOT = Path(__file__).resolve().parent
-MANIFEST = ROOT / "grading" / "curriculum.toml"
+# The manifest sits in grading/ in the repository; the grader's work directory holds it at its root.
+MANIFEST = next((p for p in (ROOT / "grading" / "curriculum.toml", ROOT / "curriculum.toml") if p.is_file()),
+                ROOT / "grading" / "curriculum.toml")
 PACKAGE = "tinytorch"
 
 # ---------------------------------------------------------------- Hypothesis profiles

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -102,17 +103,56 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("--explain", metavar="RULE", help="print what a rule protects and how to fix it")
     lint.set_defaults(handler=_lint)
 
-    grade = commands.add_parser("grade", help="grade a submission and print the per-module table")
-    grade.add_argument("submission", nargs="?", default=str(REPO_ROOT / "reference"))
+    grade = commands.add_parser("grade", help="grade a submission: sandboxed runs, scores, report.json")
+    grade.add_argument("submission", nargs="?", default=None,
+                       help="directory containing tinytorch/ (default: reference/ in the master repo, else .)")
+    grade.add_argument("--out", default=None, help="report path (default: build/report.json)")
+    grade.add_argument("--reference", default=None,
+                       help="reference solution root, for isolated mode (default: reference/ when present)")
+    grade.add_argument("--hidden", default=None, help="hidden tests root (default: hidden_tests/ when present)")
+    grade.add_argument("--modules", default=None, help="module selection, e.g. 1-8,13 (default: every module with tests)")
+    grade.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="pytest subprocesses at a time")
+    grade.add_argument("--format", choices=("table", "json", "markdown", "github"), default="table",
+                       help="what to print (report.json is always written)")
+    grade.add_argument("--work-dir", default=None, help="keep the grader's working files under this directory")
     grade.set_defaults(handler=_grade)
+
+    regrade = commands.add_parser("regrade", help="grade every submission of a roster into a gradebook")
+    regrade.add_argument("roster", help="directory with one submission directory per student")
+    regrade.add_argument("--out", default="build/regrade", help="reports and gradebook directory")
+    regrade.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="students graded at a time")
+    regrade.add_argument("--shard", default="1/1", help="grade only shard i of n (i/n), e.g. for a CI matrix")
+    regrade.add_argument("--force", action="store_true", help="grade again even when a report is up to date")
+    regrade.add_argument("--modules", default=None, help="module selection, e.g. 1-8,13")
+    regrade.add_argument("--reference", default=None, help="reference solution root (default: reference/)")
+    regrade.add_argument("--hidden", default=None, help="hidden tests root (default: hidden_tests/)")
+    regrade.set_defaults(handler=_regrade, submission=None, work_dir=None)
+
+    gradebook = commands.add_parser("gradebook", help="work with gradebooks written by regrade")
+    gradebook_commands = gradebook.add_subparsers(dest="gradebook_command", required=True)
+    merge = gradebook_commands.add_parser("merge", help="join the gradebooks of several regrade shards")
+    merge.add_argument("folders", nargs="+", help="regrade output directories (each with gradebook.json)")
+    merge.add_argument("--out", required=True, help="directory for the merged gradebook")
+    merge.set_defaults(handler=_gradebook_merge)
     return parser
 
 
 def _grade(args: argparse.Namespace) -> int:
-    # Interim main job until the sandboxed grader lands: visible + hidden tests, per-module table.
-    args.modules, args.hidden = None, True
-    _test(args)
-    return 0
+    from grading import cli_grade
+
+    return cli_grade.run(args)
+
+
+def _regrade(args: argparse.Namespace) -> int:
+    from grading import cli_grade
+
+    return cli_grade.run_regrade(args)
+
+
+def _gradebook_merge(args: argparse.Namespace) -> int:
+    from grading import cli_grade
+
+    return cli_grade.run_merge(args)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,6 +50,35 @@ class Module:
         return f"test_{self.label}_{self.slug}.py"
 
 
+@dataclass(frozen=True)
+class GradingSettings:
+    """The manifest's [grading] table: limits and weights used by `kata grade`."""
+
+    test_timeout: float = 10
+    run_timeout: float = 240
+    import_timeout: float = 30
+    memory_limit_mib: int = 4096
+    output_limit_mib: int = 16
+    stop_after_timeouts: int = 3
+    score_quantum: int = 16
+    integration_points: int = 20
+    milestone_points: int = 20
+
+    @classmethod
+    def from_table(cls, table: dict, source: str) -> "GradingSettings":
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(table) - known)
+        if unknown:
+            raise ManifestError(f"{source}: unknown [grading] setting(s) {unknown}; known: {sorted(known)}")
+        for key, value in table.items():
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                raise ManifestError(f"{source}: [grading] {key} must be a positive number, found {value!r}")
+        quantum = table.get("score_quantum", cls.score_quantum)
+        if quantum & (quantum - 1):
+            raise ManifestError(f"{source}: [grading] score_quantum must be a power of two, found {quantum}")
+        return cls(**table)
+
+
 _REQUIRED_FIELDS = {
     "number": int, "slug": str, "title": str, "tier": str, "track": str, "path": str,
     "requires": list, "points": int, "systems": str, "concepts": list,
@@ -64,6 +93,7 @@ class Curriculum:
         self.package: str = raw.get("package", "tinytorch")
         self.tiers: tuple[str, ...] = tuple(raw.get("tiers", ()))
         self.policy: dict = dict(raw.get("policy", {}))
+        self.grading = GradingSettings.from_table(dict(raw.get("grading", {})), source)
         self.patch_hooks: dict[int, tuple[str, ...]] = {
             int(number): tuple(hooks) for number, hooks in raw.get("patch_hooks", {}).items()
         }

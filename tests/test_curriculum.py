@@ -93,3 +93,20 @@ def test_missing_field_and_wrong_type_are_named():
         parse("planned = [7]\n" + manifest({"number": 1, "slug": "a"}))
     with pytest.raises(ManifestError, match="not valid TOML"):
         parse("[[module]\n")
+
+
+@pytest.mark.parametrize("table, message", [
+    ("test_timeout = 0", "must be a positive number"),
+    ("score_quantum = 10", "must be a power of two"),
+    ("wall_clock = 5", "unknown [grading] setting"),
+])
+def test_grading_settings_are_validated(table, message):
+    text = manifest({"number": 1, "slug": "tensor"}).replace("[[module]]", f"[grading]\n{table}\n\n[[module]]", 1)
+    with pytest.raises(ManifestError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        parse(text)
+
+
+def test_repository_manifest_grading_settings():
+    settings = curriculum_module.load().grading
+    assert settings.memory_limit_mib == 4096, "the paper's 4 GB laptop"
+    assert settings.score_quantum & (settings.score_quantum - 1) == 0

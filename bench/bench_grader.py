@@ -1,0 +1,81 @@
+"""Benchmark: how long grading takes, measured in one run.
+
+  * a full `kata grade` of the reference (every module with tests, isolated + integrated views,
+    integration suite) with --jobs 1 and --jobs 2, wall-clock seconds and the speed-up;
+  * `kata regrade` throughput on a roster of N copies of the reference (--jobs 2): submissions
+    per minute, and the per-submission wall time it implies.
+Target on a 2-core machine: a full grade of the reference in under 3 minutes.
+
+Run:  .venv/bin/python bench/bench_grader.py [--copies 20] [--skip-regrade]
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from grading import curriculum as curriculum_module, regrade  # noqa: E402
+from grading import report as report_module  # noqa: E402
+from grading.grader import GradeOptions, grade  # noqa: E402
+
+
+def options(jobs: int) -> GradeOptions:
+    return GradeOptions(submission=ROOT / "reference", tests_root=ROOT, reference=ROOT / "reference",
+                        hidden=ROOT / "hidden_tests", jobs=jobs)
+
+
+def timed_grade(jobs: int, course) -> tuple[float, dict]:
+    started = time.perf_counter()
+    report = report_module.build(grade(options(jobs), course))
+    return time.perf_counter() - started, report
+
+
+def timed_regrade(copies: int, jobs: int, course) -> float:
+    with tempfile.TemporaryDirectory(prefix="bench-roster-") as scratch:
+        roster = Path(scratch) / "roster"
+        for index in range(copies):
+            shutil.copytree(ROOT / "reference" / "tinytorch", roster / f"student{index:03d}" / "tinytorch",
+                            ignore=shutil.ignore_patterns("__pycache__"))
+        started = time.perf_counter()
+        regrade.regrade(roster, Path(scratch) / "out", options(1), course, jobs=jobs, shard=(1, 1), force=True,
+                        console=Console(file=io.StringIO()))
+        return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--copies", type=int, default=20, help="roster size for the regrade measurement")
+    parser.add_argument("--skip-regrade", action="store_true")
+    args = parser.parse_args()
+    course = curriculum_module.load()
+    console = Console()
+
+    one, report = timed_grade(1, course)
+    two, _ = timed_grade(2, course)
+    table = Table(title=f"kata grade reference: {report['summary']['tests']} tests, "
+                        f"{len(report['modules'])} runners, score {report['score']:g}/{report['max_score']:g}")
+    for column in ("measurement", "wall time", "ratio"):
+        table.add_column(column, justify="left" if column == "measurement" else "right")
+    table.add_row("full grade, --jobs 1", f"{one:.1f} s", "1.00x")
+    table.add_row("full grade, --jobs 2", f"{two:.1f} s", f"{one / two:.2f}x faster")
+    if not args.skip_regrade:
+        elapsed = timed_regrade(args.copies, 2, course)
+        table.add_row(f"regrade {args.copies} copies, --jobs 2", f"{elapsed:.1f} s",
+                      f"{args.copies / elapsed * 60:.1f} submissions/min, {elapsed / args.copies:.1f} s each")
+    console.print(table)
+    verdict = "met" if two < 180 else "NOT met"
+    console.print(f"target (full grade under 180 s with --jobs 2): {verdict} ({two:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()

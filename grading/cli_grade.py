@@ -1,0 +1,101 @@
+"""`kata grade`, `kata regrade`, `kata gradebook merge` on the command line.
+
+`kata grade` resolves defaults, grades, writes report.json and prints a view.
+
+Exit status: 0 whenever a report was written, whatever the score (a grade is not an error);
+2 with a one-line reason when the grader itself is misused (missing path, unknown module).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from grading import REPO_ROOT, curriculum as curriculum_module, render, report as report_module
+from grading.grader import GradeError, GradeOptions, grade
+
+
+def _default_dir(name: str) -> Path | None:
+    path = REPO_ROOT / name
+    return path if path.is_dir() else None
+
+
+def options_from(args: argparse.Namespace, curriculum: curriculum_module.Curriculum) -> GradeOptions:
+    submission = Path(args.submission) if args.submission else (_default_dir("reference") or Path("."))
+    reference = Path(args.reference) if args.reference else _default_dir("reference")
+    hidden = Path(args.hidden) if args.hidden else _default_dir("hidden_tests")
+    try:
+        modules = curriculum.parse_selection(args.modules) if args.modules else None
+    except ValueError as error:
+        raise GradeError(str(error)) from None
+    if args.jobs < 1:
+        raise GradeError(f"--jobs must be at least 1, got {args.jobs}")
+    return GradeOptions(submission=submission, tests_root=REPO_ROOT, reference=reference, hidden=hidden,
+                        modules=modules, jobs=args.jobs, work_dir=Path(args.work_dir) if args.work_dir else None)
+
+
+def run(args: argparse.Namespace) -> int:
+    curriculum = curriculum_module.load()
+    out = Path(args.out) if args.out else Path("build") / "report.json"
+    try:
+        options = options_from(args, curriculum)
+        grading = grade(options, curriculum)
+    except GradeError as error:
+        print(f"kata grade: {error}", file=sys.stderr)
+        return 2
+    report = report_module.build(grading)
+    report_module.write(report, out)
+    show(report, args.format, grading.submission_root)
+    print(f"report written to {out}", file=sys.stderr)
+    return 0
+
+
+def show(report: dict, form: str, submission: Path) -> None:
+    if form == "json":
+        print(json.dumps(report, indent=2))
+    elif form == "markdown":
+        print(render.markdown(report), end="")
+    elif form == "github":
+        print(render.annotations(report, render.submission_prefix(submission, Path.cwd())), end="")
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary:
+            with open(summary, "a", encoding="utf-8") as handle:
+                handle.write(render.markdown(report))
+    else:
+        render.table(report, Console())
+
+
+def run_regrade(args: argparse.Namespace) -> int:
+    from grading import regrade
+
+    curriculum = curriculum_module.load()
+    console = Console()
+    try:
+        shard = regrade.parse_shard(args.shard)
+        args.jobs, jobs = 1, args.jobs  # each student is graded with one test process; students run in parallel
+        base = options_from(args, curriculum)
+        rows = regrade.regrade(Path(args.roster), Path(args.out), base, curriculum, jobs, shard, args.force, console)
+    except (GradeError, ValueError) as error:
+        print(f"kata regrade: {error}", file=sys.stderr)
+        return 2
+    errors = sum(row["status"] == "error" for row in rows)
+    console.print(f"{len(rows)} submission(s) in shard {args.shard}; {errors} with errors; "
+                  f"gradebook: {Path(args.out) / 'gradebook.csv'}")
+    return 0
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    from grading import regrade
+
+    curriculum = curriculum_module.load()
+    try:
+        rows = regrade.merge([Path(f) for f in args.folders], Path(args.out), curriculum)
+    except GradeError as error:
+        print(f"kata gradebook merge: {error}", file=sys.stderr)
+        return 2
+    print(f"merged {len(rows)} row(s) from {len(args.folders)} gradebook(s) into {Path(args.out) / 'gradebook.csv'}")
+    return 0

@@ -1,0 +1,252 @@
+"""`kata grade`: policy scan, import probes, sandboxed test runs, scores, report.
+
+The steps, each in its own module:
+  1. the submission's `tinytorch/` is copied (only .py files) into a fresh work directory next to
+     the grader's own tests and configuration (grading/workspace.py);
+  2. the policy scan reads the student's files without running them (grading/policy.py);
+  3. each package variant is imported once in a sandbox (grading/probe.py) so an import that fails,
+     hangs or exits is reported once, clearly, instead of as a wall of test failures;
+  4. one pytest subprocess per (module, mode), `jobs` at a time (grading/runner.py);
+  5. points and statuses (grading/scoring.py), then the report (grading/report.py).
+"""
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grading import policy, runner, sandbox
+from grading.curriculum import Curriculum, GradingSettings, Module
+from grading.runner import RunPlan, RunResult, TestEntry
+from grading.workspace import Workspace, fingerprint, python_files
+
+
+class GradeError(ValueError):
+    """The grader was misused (bad paths, unknown modules): exit 2 with this one-line reason."""
+
+
+@dataclass
+class GradeOptions:
+    submission: Path
+    tests_root: Path  # holds conftest.py and spec/
+    reference: Path | None  # holds tinytorch/ (enables isolated mode)
+    hidden: Path | None  # holds unit/, integration/, milestones/
+    modules: list[int] | None = None
+    jobs: int = 2
+    work_dir: Path | None = None  # kept for inspection when given; a temporary directory otherwise
+    settings: GradingSettings | None = None  # limits and weights; default: the manifest's [grading] table
+
+
+@dataclass
+class ProbeResult:
+    ok: bool
+    message: str = ""
+    path: str = ""
+    line: int = 0
+
+
+@dataclass
+class Grading:
+    """Everything a report is made from."""
+
+    options: GradeOptions
+    curriculum: Curriculum
+    settings: GradingSettings
+    submission_root: Path
+    fingerprint: str
+    tests_fingerprint: str
+    modules: list[Module]
+    runs: dict[str, RunResult] = field(default_factory=dict)
+    violations: list = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    durations: dict[str, float] = field(default_factory=dict)
+
+
+def resolve_submission(path: Path, package: str) -> Path:
+    """The directory that contains `package`/ (accepts that package directory itself too)."""
+    path = path.expanduser()
+    if not path.exists():
+        raise GradeError(f"submission {path} does not exist")
+    if not path.is_dir():
+        raise GradeError(f"submission {path} is a file; expected a directory containing {package}/")
+    path = path.resolve()
+    if path.name == package and (path / "__init__.py").is_file():
+        return path.parent
+    if not (path / package).is_dir():
+        raise GradeError(f"submission {path} has no {package}/ directory")
+    return path
+
+
+def grade(options: GradeOptions, curriculum: Curriculum) -> Grading:
+    started = time.monotonic()
+    package = curriculum.package
+    submission = resolve_submission(options.submission, package)
+    reference = options.reference.resolve() if options.reference else None
+    if reference is not None and not (reference / package / "__init__.py").is_file():
+        raise GradeError(f"--reference {reference} has no {package}/__init__.py")
+    hidden = options.hidden.resolve() if options.hidden else None
+    if hidden is not None and not hidden.is_dir():
+        raise GradeError(f"--hidden {hidden} is not a directory")
+
+    if options.work_dir is not None:
+        options.work_dir.mkdir(parents=True, exist_ok=True)
+        return _grade_in(Path(tempfile.mkdtemp(prefix="grade-", dir=options.work_dir)), options, curriculum,
+                         submission, reference, hidden, started)
+    with tempfile.TemporaryDirectory(prefix="kata-grade-") as scratch:
+        return _grade_in(Path(scratch), options, curriculum, submission, reference, hidden, started)
+
+
+def _grade_in(root: Path, options: GradeOptions, curriculum: Curriculum, submission: Path,
+              reference: Path | None, hidden: Path | None, started: float) -> Grading:
+    workspace = Workspace(root)
+    manifest = Path(curriculum.source)
+    workspace.install_tests(options.tests_root, hidden, manifest)
+    canary = workspace.write_canary()
+    graded = _modules_with_tests(workspace, curriculum, options.modules)
+    settings = options.settings or curriculum.grading
+    grading = Grading(options, curriculum, settings, submission, fingerprint(submission / curriculum.package),
+                      workspace.tests_fingerprint(), graded)
+    if hidden is None:
+        grading.notices.append("visible-only grade: no hidden tests were available (hidden and integration "
+                               "suites not run); the final grade may differ")
+    if reference is None:
+        grading.notices.append("no reference solution available: unit suites ran on the whole submission "
+                               "(integrated mode), so a bug in an early module also costs later modules")
+
+    integrated = workspace.integrated_package(submission, curriculum.package)
+    grading.violations = policy.scan(submission, curriculum)
+
+    trusted = reference if reference is not None else integrated
+    files = _test_files(workspace, graded)
+    mark = time.monotonic()
+    inventory, collection_errors = runner.collect_inventory(workspace, trusted, files, settings)
+    grading.durations["inventory"] = time.monotonic() - mark
+    if not inventory and collection_errors and trusted is reference:
+        raise GradeError(f"the tests do not collect against the reference: {next(iter(collection_errors.values()))[:300]}")
+
+    mark = time.monotonic()
+    variants = {"integrated": (integrated, [m.path for m in graded])}
+    if reference is not None:
+        for module in graded:
+            variants[f"isolated-{module.label}"] = (
+                workspace.isolated_package(reference, submission, module, curriculum.package), [module.path])
+    probes = _probe_all(workspace, variants, settings, options.jobs)
+    grading.durations["probes"] = time.monotonic() - mark
+
+    plans = _plans(grading, workspace, inventory, variants, probes, reference is not None, submission)
+    mark = time.monotonic()
+    with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
+        # Longest first: the slowest suites start early, so the parallel jobs finish together.
+        ordered = sorted(plans, key=lambda p: -len(p.entries))
+        for result in pool.map(lambda plan: runner.execute(plan, workspace, canary, settings), ordered):
+            grading.runs[result.plan.run_id] = result
+    grading.durations["tests"] = time.monotonic() - mark
+    grading.durations["total"] = time.monotonic() - started
+    return grading
+
+
+# ---------------------------------------------------------------- what to grade
+def _modules_with_tests(workspace: Workspace, curriculum: Curriculum, selection: list[int] | None) -> list[Module]:
+    chosen = [m for m in curriculum if (workspace.root / "spec" / m.spec_file).is_file()]
+    if selection is not None:
+        chosen = [m for m in chosen if m.number in selection]
+        if not chosen:
+            raise GradeError(f"none of the selected modules {selection} has tests yet")
+    return chosen
+
+
+def _test_files(workspace: Workspace, modules: list[Module]) -> list[str]:
+    files = [f"spec/{m.spec_file}" for m in modules]
+    for module in modules:
+        files += sorted(p.relative_to(workspace.root).as_posix()
+                        for p in (workspace.root / "hidden_tests" / "unit").glob(f"test_{module.label}_*.py"))
+    for suite in ("integration", "milestones"):
+        files += sorted(p.relative_to(workspace.root).as_posix()
+                        for p in (workspace.root / "hidden_tests" / suite).glob("test_*.py"))
+    return files
+
+
+def owner(entry: TestEntry, curriculum: Curriculum) -> Module | None:
+    """The module whose unit suite a test belongs to (None for integration and milestone tests)."""
+    if entry.suite in ("integration", "milestone"):
+        return None
+    return curriculum.module_for_path(entry.path)
+
+
+# ---------------------------------------------------------------- probes
+def _probe_all(workspace: Workspace, variants: dict, settings: GradingSettings, jobs: int) -> dict[str, dict]:
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        results = pool.map(lambda item: (item[0], _probe(workspace, item[0], *item[1], settings)), variants.items())
+        return dict(results)
+
+
+def _probe(workspace: Workspace, name: str, package: Path, names: list[str], settings: GradingSettings) -> dict:
+    """Import each dotted name in the package variant; {name: ProbeResult}."""
+    folder = workspace.run_folder(f"probe-{name}")
+    results_file = folder / "imports.jsonl"
+    command = [sys.executable, str(Path(__file__).with_name("probe.py")), str(results_file),
+               str(package), *names]
+    outcome = sandbox.run(command, cwd=workspace.root, env=runner.subprocess_env(workspace),
+                          limits=runner.limits(settings, settings.import_timeout), output_path=folder / "output.txt")
+    found = {}
+    for event in runner.read_events(results_file):
+        if event.get("name") in names and event["name"] not in found:
+            found[event["name"]] = ProbeResult(bool(event.get("ok")), str(event.get("error", "")),
+                                               str(event.get("path", "")), int(event.get("line") or 0))
+    for dotted in names:
+        if dotted not in found:
+            found[dotted] = ProbeResult(False, f"importing it did not finish: the process {outcome.describe()}")
+    return found
+
+
+def _import_problem(probe: dict, names: list[str], package: Path, curriculum: Curriculum) -> str:
+    for dotted in names:
+        result = probe[dotted]
+        if not result.ok:
+            module = curriculum.module_for_import(dotted)
+            expected = package / module.relative_file if module else None
+            if expected is not None and not expected.is_file():
+                return f"{module.relative_file.as_posix()} is missing from the submission"
+            where = f"{result.path}:{result.line}: " if result.path else ""
+            return f"{where}could not import {dotted}: {result.message}"
+    return ""
+
+
+# ---------------------------------------------------------------- plans
+def _plans(grading: Grading, workspace: Workspace, inventory: list[TestEntry], variants: dict, probes: dict,
+           isolated: bool, submission: Path) -> list[RunPlan]:
+    curriculum = grading.curriculum
+    selected = {m.number for m in grading.modules}
+    student_all = frozenset(f"{curriculum.package}/{p.as_posix()}" for p in python_files(submission / curriculum.package))
+    any_violation = _policy_block(grading.violations)
+    plans: list[RunPlan] = []
+    integrated_package, integrated_names = variants["integrated"]
+    integrated_block = any_violation or _import_problem(probes["integrated"], integrated_names,
+                                                        integrated_package, curriculum)
+    for module in grading.modules:
+        entries = tuple(e for e in inventory if (o := owner(e, curriculum)) is not None and o.number == module.number)
+        if isolated:
+            package, names = variants[f"isolated-{module.label}"]
+            own = [v for v in grading.violations if v.module == module.number]
+            blocked = _policy_block(own) or _import_problem(probes[f"isolated-{module.label}"], names, package, curriculum)
+            plans.append(RunPlan(f"{module.runner_id}-isolated", "isolated", package,
+                                 frozenset({f"{module.relative_file.as_posix()}"}), entries, blocked))
+        plans.append(RunPlan(f"{module.runner_id}-integrated", "integrated", integrated_package, student_all,
+                             entries, integrated_block))
+    for suite, runner_id in (("integration", "integration"), ("milestone", "milestones")):
+        entries = tuple(e for e in inventory if e.suite == suite and set(e.modules) <= selected)
+        if entries:
+            plans.append(RunPlan(f"{runner_id}-integrated", "integrated", integrated_package, student_all, entries,
+                                 integrated_block))
+    return plans
+
+
+def _policy_block(violations: list) -> str:
+    if not violations:
+        return ""
+    first = violations[0]
+    more = f" (and {len(violations) - 1} more policy finding(s))" if len(violations) > 1 else ""
+    return f"not run: {first.path}:{first.line}: {first.message}{more}"

@@ -1,0 +1,154 @@
+"""The pytest plugin loaded into every graded run (`-p grading.pytest_plugin`).
+
+It writes a journal: one JSON line per event, flushed as it happens (collected test, collection
+error, test started, phase result, test finished, session end). A run that ends normally and a run
+that is killed mid-test (timeout, memory bomb, `os._exit`) are read back the same way: whatever
+the journal holds is known, and a test that started without finishing is the one that ended the
+process. The same journal, from a `--collect-only` run, is the grader's test inventory.
+
+This code runs inside the process that imports student code, so nothing here is trusted by
+itself; the runner checks the canary tests it injects (see grading/runner.py).
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+MESSAGE_LIMIT = 2000
+
+
+class Journal:
+    def __init__(self, path: str, stop_after_timeouts: int, budget: float, always_run: list[str]):
+        self._handle = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 -- closed at session end
+        self.stop_after_timeouts = stop_after_timeouts
+        self.deadline = time.monotonic() + budget if budget else None
+        self.always_run = set(always_run)
+        self.consecutive_timeouts = 0
+
+    def reason_to_skip(self) -> str:
+        """Why the remaining tests are not worth running, or "" to go on."""
+        if self.stop_after_timeouts and self.consecutive_timeouts >= self.stop_after_timeouts:
+            return f"not run: {self.consecutive_timeouts} tests in a row ran out of time before it"
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            return "not run: this run used up its time budget before reaching it"
+        return ""
+
+    def write(self, **event) -> None:
+        self._handle.write(json.dumps(event, default=str) + "\n")
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+# One graded run is one pytest session in one process; several hooks receive no config object.
+_ACTIVE: dict = {"journal": None}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("kata grader")
+    group.addoption("--kata-journal", metavar="PATH", help="append one JSON line per test event to PATH")
+    group.addoption("--kata-stop-after-timeouts", type=int, default=0, metavar="N",
+                    help="skip the remaining tests after N consecutive tests time out (0: never)")
+    group.addoption("--kata-budget", type=float, default=0, metavar="SECONDS",
+                    help="skip the remaining tests once the run has taken this long (0: no budget)")
+    group.addoption("--kata-always-run", action="append", default=[], metavar="NODEID",
+                    help="a test that runs even when the others are skipped (the grader's canaries)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    path = config.getoption("--kata-journal")
+    if path:
+        _ACTIVE["journal"] = Journal(path, config.getoption("--kata-stop-after-timeouts"),
+                                     config.getoption("--kata-budget"), config.getoption("--kata-always-run"))
+
+
+def _points(item: pytest.Item) -> float:
+    marker = item.get_closest_marker("points")
+    return float(marker.args[0]) if marker and marker.args else 1.0
+
+
+def _modules(item: pytest.Item) -> list[int]:
+    numbers: list[int] = []
+    for marker in item.iter_markers("module"):
+        numbers.extend(int(n) for n in marker.args)
+    return sorted(set(numbers))
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    if report.failed and (journal := _ACTIVE["journal"]):
+        journal.write(event="collection-error", nodeid=report.nodeid, message=_clip(report.longreprtext))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if not (journal := _ACTIVE["journal"]):
+        return
+    for item in session.items:
+        path, line, _ = item.location
+        journal.write(event="collected", nodeid=item.nodeid, modules=_modules(item), points=_points(item),
+                      path=path, line=(line or 0) + 1)
+
+
+def pytest_runtest_logstart(nodeid: str) -> None:
+    if journal := _ACTIVE["journal"]:
+        journal.write(event="start", nodeid=nodeid)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if not (journal := _ACTIVE["journal"]):
+        return
+    event = {"event": "phase", "nodeid": report.nodeid, "when": report.when, "outcome": report.outcome,
+             "duration": round(report.duration, 6)}
+    if report.failed or report.skipped:
+        event.update(_failure_details(report))
+    journal.write(**event)
+    if report.when == "call":
+        journal.consecutive_timeouts = journal.consecutive_timeouts + 1 if is_timeout(event.get("message", "")) else 0
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Fail fast: a submission that hangs everywhere should not cost the full wall-clock limit. The
+    # remaining tests are skipped, not stopped, so the canaries at the end still run.
+    journal = _ACTIVE["journal"]
+    if journal and item.nodeid not in journal.always_run and (reason := journal.reason_to_skip()):
+        pytest.skip(reason)
+
+
+def pytest_runtest_logfinish(nodeid: str) -> None:
+    if journal := _ACTIVE["journal"]:
+        journal.write(event="finish", nodeid=nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if journal := _ACTIVE["journal"]:
+        journal.write(event="end", exitstatus=int(exitstatus))
+        journal.close()
+        _ACTIVE["journal"] = None
+
+
+def is_timeout(message: str) -> bool:
+    """Whether a failure message is pytest-timeout's ("Failed: Timeout (>10.0s) from pytest-timeout.")."""
+    return message.startswith("Failed: Timeout") and "pytest-timeout" in message
+
+
+def _failure_details(report: pytest.TestReport) -> dict:
+    """Message, crash location and traceback frames (path, line) of a failed or skipped phase."""
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple):  # a skip: (path, line, reason)
+        return {"message": _clip(str(longrepr[2]))}
+    crash = getattr(longrepr, "reprcrash", None)
+    entries = getattr(getattr(longrepr, "reprtraceback", None), "reprentries", [])
+    frames = [[entry.reprfileloc.path, entry.reprfileloc.lineno]
+              for entry in entries if getattr(entry, "reprfileloc", None) is not None]
+    message = crash.message if crash is not None else report.longreprtext
+    details = {"message": _clip(message), "frames": frames}
+    if crash is not None:
+        details["crash"] = [crash.path, crash.lineno]
+    return details
+
+
+def _clip(text: str) -> str:
+    text = str(text)
+    return text if len(text) <= MESSAGE_LIMIT else text[:MESSAGE_LIMIT] + " ... [truncated]"

@@ -1,0 +1,267 @@
+"""Run test files against one package variant in a sandboxed pytest subprocess; read the results.
+
+Each run is one pytest process (grading/sandbox.py limits) with the grader's plugin writing a
+journal (grading/pytest_plugin.py). The run's results are trusted only when the process finished
+its session and the two canary tests the grader appended came back right (the must-pass passed,
+the must-fail failed): a submission that patches pytest's reporting, writes its own results or
+kills the process cannot turn failures into passes. An untrusted run scores zero and says why.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grading import sandbox
+from grading.curriculum import GradingSettings
+from grading.pytest_plugin import is_timeout
+from grading.workspace import Canary, Workspace
+
+MIB = 1024 * 1024
+TAMPERED = ("the grader's control tests came back wrong or its results file was written by something else: the "
+            "submission interfered with the test framework, so this run was discarded (tampering)")
+SUITES = {"spec": "visible", "hidden_tests/unit": "hidden", "hidden_tests/integration": "integration",
+          "hidden_tests/milestones": "milestone"}
+
+
+@dataclass(frozen=True)
+class TestEntry:
+    """One test the grader expects to run (from the inventory)."""
+
+    nodeid: str
+    modules: tuple[int, ...]
+    points: float
+    path: str  # test file, relative to the work directory
+    line: int
+
+    @property
+    def suite(self) -> str:
+        for prefix, suite in SUITES.items():
+            if self.path.startswith(prefix + "/"):
+                return suite
+        return "visible"
+
+
+@dataclass
+class TestResult:
+    entry: TestEntry
+    outcome: str  # passed | failed | error | skipped | not-run
+    message: str = ""
+    duration: float = 0.0
+    timed_out: bool = False
+    location: tuple[str, int] | None = None  # deepest frame in the student's own code
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    run_id: str  # e.g. "m06-isolated"
+    mode: str  # isolated | integrated
+    package: Path  # the directory holding tinytorch/
+    student_files: frozenset[str]  # paths (tinytorch/...) in `package` that the student wrote
+    entries: tuple[TestEntry, ...]
+    blocked: str = ""  # when set, nothing runs and every entry gets this reason
+
+    @property
+    def files(self) -> list[str]:
+        return sorted({entry.path for entry in self.entries})
+
+
+@dataclass
+class RunResult:
+    plan: RunPlan
+    results: list[TestResult]
+    problem: str = ""  # why the whole run is untrusted or could not run ("" when fine)
+    duration: float = 0.0
+    output_tail: str = ""
+    counts: dict = field(default_factory=dict)
+
+    def passed(self) -> int:
+        return sum(r.outcome == "passed" for r in self.results)
+
+
+# ---------------------------------------------------------------- running pytest
+def pytest_command(files: list[str], package: Path, journal: Path, settings: GradingSettings,
+                   always_run: list[str], collect_only: bool = False) -> list[str]:
+    command = [sys.executable, "-m", "pytest", *files, "-c", "pytest.ini", "--rootdir", ".",
+               "-p", "pytest_timeout", "-p", "_hypothesis_pytestplugin", "-p", "grading.pytest_plugin",
+               # `--opt=value`: a separate path argument would look like a test path to pytest's early
+               # parse, which would then load the conftest.py files above it.
+               f"--submission={package}", f"--kata-journal={journal}", "-q", "--no-header", "-rN"]
+    if collect_only:
+        return command + ["--collect-only"]
+    budget = max(settings.run_timeout - 3 * settings.test_timeout, settings.test_timeout)
+    command += [f"--timeout={settings.test_timeout}", "--timeout-method=signal",
+                f"--kata-stop-after-timeouts={settings.stop_after_timeouts}", f"--kata-budget={budget}"]
+    command += [f"--kata-always-run={nodeid}" for nodeid in always_run]
+    return command
+
+
+def subprocess_env(workspace: Workspace) -> dict[str, str]:
+    # No third-party plugin loads by accident; the three the grader needs are named with -p.
+    return sandbox.clean_environment(workspace.home, {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+                                                      "TINYTORCH_HYPOTHESIS_PROFILE": "grading"})
+
+
+def limits(settings: GradingSettings, wall_seconds: float) -> sandbox.Limits:
+    return sandbox.Limits(wall_seconds=wall_seconds, memory_bytes=settings.memory_limit_mib * MIB,
+                          file_bytes=settings.output_limit_mib * MIB)
+
+
+def collect_inventory(workspace: Workspace, package: Path, files: list[str],
+                      settings: GradingSettings) -> tuple[list[TestEntry], dict[str, str]]:
+    """Every test in `files` as collected against `package`, plus collection errors by file."""
+    folder = workspace.run_folder("inventory")
+    journal = folder / "journal.jsonl"
+    command = pytest_command(files, package, journal, settings, [], collect_only=True)
+    sandbox.run(command, cwd=workspace.root, env=subprocess_env(workspace),
+                limits=limits(settings, settings.run_timeout), output_path=folder / "output.txt")
+    entries, errors = [], {}
+    for event in read_events(journal):
+        if event.get("event") == "collected":
+            entries.append(TestEntry(event["nodeid"], tuple(event["modules"]), float(event["points"]),
+                                     event["path"], int(event["line"])))
+        elif event.get("event") == "collection-error":
+            errors[event["nodeid"]] = event.get("message", "")
+    return entries, errors
+
+
+def execute(plan: RunPlan, workspace: Workspace, canary: Canary, settings: GradingSettings) -> RunResult:
+    """Run one plan and return a result for every entry it owns."""
+    if plan.blocked:
+        return RunResult(plan, [TestResult(e, "not-run", plan.blocked) for e in plan.entries], problem=plan.blocked)
+    folder = workspace.run_folder(plan.run_id)
+    journal = folder / "journal.jsonl"
+    always_run = [canary.must_pass, canary.must_fail]
+    command = pytest_command(plan.files + [canary.path], plan.package, journal, settings, always_run)
+    outcome = sandbox.run(command, cwd=workspace.root, env=subprocess_env(workspace),
+                          limits=limits(settings, settings.run_timeout), output_path=folder / "output.txt")
+    result = read_journal(plan, journal, canary, outcome, workspace.root)
+    result.duration, result.output_tail = outcome.duration, outcome.output_tail
+    return result
+
+
+# ---------------------------------------------------------------- reading results back
+def read_events(journal: Path) -> list[dict]:
+    """The journal's events; a line that is not a JSON object (a torn last line) is ignored."""
+    events = []
+    try:
+        text = journal.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return events
+    for line in text.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            events.append(event)
+    return events
+
+
+@dataclass
+class _Observed:
+    phases: dict = field(default_factory=dict)  # when -> event
+    started: bool = False
+    finished: bool = False
+
+
+def read_journal(plan: RunPlan, journal: Path, canary: Canary, outcome: sandbox.Outcome, work_root: Path) -> RunResult:
+    """Fold a run's journal into one result per planned test (paths in it are relative to work_root)."""
+    events = read_events(journal)
+    observed: dict[str, _Observed] = {}
+    collection_errors: dict[str, str] = {}
+    session_ended = forged = False
+    for event in events:
+        kind, nodeid = event.get("event"), str(event.get("nodeid", ""))
+        seen = observed.setdefault(nodeid, _Observed()) if kind in ("start", "phase", "finish") else None
+        # The plugin writes each event once, in order, and nothing after the session ends: anything
+        # else in the journal was written by someone else.
+        forged |= session_ended or (kind == "start" and seen.started) or (kind == "finish" and seen.finished) \
+            or (kind == "phase" and event.get("when") in seen.phases)
+        if kind == "collection-error":
+            collection_errors[nodeid] = str(event.get("message", ""))
+        elif kind == "start":
+            seen.started = True
+        elif kind == "phase":
+            seen.phases[event.get("when")] = event
+        elif kind == "finish":
+            seen.finished = True
+        elif kind == "end":
+            session_ended = True
+
+    problem = TAMPERED if forged else _run_problem(observed, canary, session_ended, outcome)
+    results = []
+    for entry in plan.entries:
+        seen = observed.get(entry.nodeid)
+        if problem:
+            results.append(TestResult(entry, "error" if seen and seen.started else "not-run", problem))
+        elif seen is None or not seen.started:
+            results.append(TestResult(entry, "not-run", _why_not_collected(entry, collection_errors)))
+        else:
+            results.append(_result_from_phases(entry, seen, plan, work_root))
+    return RunResult(plan, results, problem=problem)
+
+
+def _run_problem(observed: dict[str, _Observed], canary: Canary, session_ended: bool,
+                 outcome: sandbox.Outcome) -> str:
+    """Why this run's results cannot be trusted, or "" when they can."""
+    if not session_ended or outcome.timed_out or (outcome.returncode is not None and outcome.returncode < 0):
+        running = [nodeid for nodeid, seen in observed.items() if seen.started and not seen.finished]
+        where = f" during {_display(running[0])}" if running else ""
+        return (f"the test process {outcome.describe()}{where}; results only count from runs that finish, "
+                "so this run scores zero")
+    pass_ok = _call_outcome(observed.get(canary.must_pass)) == "passed"
+    fail_ok = _call_outcome(observed.get(canary.must_fail)) == "failed"
+    return "" if pass_ok and fail_ok else TAMPERED
+
+
+def _display(nodeid: str) -> str:
+    return nodeid.split("::", 1)[-1] if nodeid.startswith("hidden_tests/") else nodeid
+
+
+def _call_outcome(seen: _Observed | None) -> str:
+    if seen is None or "call" not in seen.phases:
+        return "missing"
+    return str(seen.phases["call"].get("outcome"))
+
+
+def _why_not_collected(entry: TestEntry, collection_errors: dict[str, str]) -> str:
+    message = collection_errors.get(entry.path) or next(iter(collection_errors.values()), "")
+    if message:
+        lines = [line for line in message.splitlines() if line.strip()]
+        return "could not be collected: " + (lines[-1] if lines else message)[:500]
+    return "was not run (it is no longer collected: was the test renamed or removed?)"
+
+
+def _result_from_phases(entry: TestEntry, seen: _Observed, plan: RunPlan, work_root: Path) -> TestResult:
+    phases = seen.phases
+    duration = sum(float(p.get("duration", 0.0)) for p in phases.values())
+    failing = next((phases[w] for w in ("setup", "call", "teardown") if phases.get(w, {}).get("outcome") == "failed"),
+                   None)
+    if failing is not None:
+        outcome = "failed" if failing.get("when") == "call" else "error"
+        message = str(failing.get("message", ""))
+        return TestResult(entry, outcome, message, duration, is_timeout(message),
+                          _student_location(failing, plan, work_root))
+    skipped = next((phases[w] for w in ("setup", "call") if phases.get(w, {}).get("outcome") == "skipped"), None)
+    if skipped is not None:
+        reason = str(skipped.get("message", "skipped")).removeprefix("Skipped: ")
+        outcome = "not-run" if reason.startswith("not run:") else "skipped"
+        return TestResult(entry, outcome, reason, duration)
+    if phases.get("call", {}).get("outcome") == "passed" and seen.finished:
+        return TestResult(entry, "passed", "", duration)
+    return TestResult(entry, "error", "the test did not report a result", duration)
+
+
+def _student_location(phase: dict, plan: RunPlan, work_root: Path) -> tuple[str, int] | None:
+    """The deepest traceback frame inside a file the student wrote, as (tinytorch/..., line)."""
+    package = plan.package.resolve()
+    for path, line in reversed(phase.get("frames", [])):
+        try:
+            relative_text = (work_root / path).resolve().relative_to(package).as_posix()
+        except (ValueError, OSError):
+            continue
+        if relative_text in plan.student_files:
+            return relative_text, int(line)
+    return None

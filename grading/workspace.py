@@ -1,0 +1,153 @@
+"""The grader's private working directory: its own tests, its own pytest config, the packages.
+
+Nothing of the submission is used but the `.py` files of its `tinytorch/` package. The tests,
+conftest, manifest and pytest configuration come from the grader's copies, so a student's
+edits to spec files, conftest.py, pytest.ini, pyproject.toml or workflows never reach a grade.
+
+Layout:
+    WORK/pytest.ini  conftest.py  curriculum.toml  spec/  hidden_tests/  canary/
+    WORK/packages/submission/tinytorch/      the student's whole package (integrated mode)
+    WORK/packages/isolated-06/tinytorch/     the reference, with the student's module-06 file (isolated mode)
+    WORK/runs/<run id>/                      journal and output of each subprocess
+    WORK/home/                               HOME and TMPDIR of the subprocesses
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from grading.curriculum import Curriculum, Module
+
+PYTEST_INI = """\
+# Written by `kata grade`: the only pytest configuration a graded run sees.
+[pytest]
+addopts = --strict-markers --strict-config -p no:cacheprovider
+xfail_strict = true
+filterwarnings = error::pytest.PytestUnknownMarkWarning
+"""
+
+
+@dataclass(frozen=True)
+class Canary:
+    """Two injected tests: one must pass and one must fail, or the run was tampered with."""
+
+    path: str  # relative to WORK
+    must_pass: str  # node ids
+    must_fail: str
+
+
+class Workspace:
+    def __init__(self, root: Path):
+        self.root = root
+        self.home = root / "home"
+        self.packages = root / "packages"
+        self.runs = root / "runs"
+        for folder in (self.home, self.packages, self.runs):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    # ------------------------------------------------------------------ tests and configuration
+    def install_tests(self, tests_root: Path, hidden: Path | None, manifest: Path) -> None:
+        """Copy the grader's conftest, manifest, spec/ and (when given) the hidden tests."""
+        shutil.copy2(tests_root / "conftest.py", self.root / "conftest.py")
+        shutil.copy2(manifest, self.root / "curriculum.toml")
+        (self.root / "pytest.ini").write_text(PYTEST_INI, encoding="utf-8")
+        copy_python_tree(tests_root / "spec", self.root / "spec")
+        if hidden is not None:
+            copy_python_tree(hidden, self.root / "hidden_tests")
+
+    def tests_fingerprint(self) -> str:
+        return tests_fingerprint(self.root / "conftest.py", self.root / "curriculum.toml", self.root / "spec",
+                                 self.root / "hidden_tests")
+
+    def write_canary(self) -> Canary:
+        """A test file with random names, so a submission cannot single the canaries out."""
+        nonce = secrets.token_hex(6)
+        first, second = f"test_{nonce}_a", f"test_{nonce}_b"
+        passing, failing = (first, second) if secrets.randbelow(2) else (second, first)
+        folder = self.root / "canary"
+        folder.mkdir(exist_ok=True)
+        (folder / "__init__.py").write_text("", encoding="utf-8")
+        relative = f"canary/test_check_{nonce}.py"
+        (self.root / relative).write_text(
+            f"def {passing}():\n    assert sum([1, 2]) == 3\n\n\ndef {failing}():\n    assert sum([1, 2]) == 4\n",
+            encoding="utf-8",
+        )
+        return Canary(relative, f"{relative}::{passing}", f"{relative}::{failing}")
+
+    # ------------------------------------------------------------------ package variants
+    def integrated_package(self, submission: Path, package: str) -> Path:
+        """WORK/packages/submission: a copy of the student's whole package."""
+        destination = self.packages / "submission"
+        copy_python_tree(submission / package, destination / package)
+        return destination
+
+    def isolated_package(self, reference: Path, submission: Path, module: Module, package: str) -> Path:
+        """The reference package with only `module`'s file taken from the student.
+
+        A student who has not written that file gets the reference without it, so importing the
+        module fails with ModuleNotFoundError (reported as a missing file).
+        """
+        destination = self.packages / f"isolated-{module.label}"
+        copy_python_tree(reference / package, destination / package)
+        target = destination / module.relative_file
+        student_file = submission / module.relative_file
+        if student_file.is_file() and not student_file.is_symlink():
+            shutil.copyfile(student_file, target)
+        else:
+            target.unlink(missing_ok=True)
+        return destination
+
+    def run_folder(self, run_id: str) -> Path:
+        folder = self.runs / run_id
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+
+def python_files(source: Path) -> list[Path]:
+    """The regular .py files below `source`, relative to it, sorted; symlinks and caches are skipped."""
+    found: list[Path] = []
+    for folder, subfolders, files in os.walk(source, followlinks=False):
+        subfolders[:] = sorted(d for d in subfolders if d != "__pycache__" and not (Path(folder) / d).is_symlink())
+        for name in files:
+            path = Path(folder) / name
+            if name.endswith(".py") and path.is_file() and not path.is_symlink():
+                found.append(path.relative_to(source))
+    return sorted(found)
+
+
+def copy_python_tree(source: Path, destination: Path) -> int:
+    """Replace `destination` with a copy of the .py files below `source`, keeping the layout."""
+    if destination.exists():
+        shutil.rmtree(destination)
+    destination.mkdir(parents=True)
+    files = python_files(source) if source.is_dir() and not source.is_symlink() else []
+    for relative in files:
+        target = destination / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / relative, target)
+    return len(files)
+
+
+def fingerprint(package_dir: Path) -> str:
+    """sha256 over the relative paths and bytes of every .py file below `package_dir`."""
+    digest = hashlib.sha256()
+    if package_dir.is_dir() and not package_dir.is_symlink():
+        for relative in python_files(package_dir):
+            digest.update(relative.as_posix().encode() + b"\0")
+            digest.update((package_dir / relative).read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def tests_fingerprint(conftest: Path, manifest: Path, spec: Path, hidden: Path | None) -> str:
+    """sha256 of everything that decides a grade besides the submission: tests, conftest, manifest.
+    The same for the sources and for a workspace's copies of them (only .py files are copied)."""
+    digest = hashlib.sha256()
+    for path in (conftest, manifest):
+        digest.update(path.read_bytes() + b"\0")
+    for folder in (spec, hidden):
+        digest.update(fingerprint(folder).encode() if folder is not None else b"-")
+    return digest.hexdigest()

@@ -1,0 +1,330 @@
+"""`kata grade` on good, partial, broken and hostile submissions.
+
+Each fixture is the reference package with one module file (module 07, optimizers: a fast suite)
+rewritten the way a student or an attacker might; it is graded with short limits so the suite stays
+quick. Every report is checked against the schema. The claims under test: a bad submission never
+crashes the grader, loses only what it broke, and is told why in the report.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from grading import REPO_ROOT, curriculum as curriculum_module, grader as grader_module, render, report as report_module
+from grading.grader import GradeError, GradeOptions, grade
+
+COURSE = curriculum_module.load()
+FAST = replace(COURSE.grading, test_timeout=2, run_timeout=60, import_timeout=6, stop_after_timeouts=2,
+               memory_limit_mib=3072)
+TARGET = "tinytorch/core/optimizers.py"
+
+
+def submission(tmp_path: Path, source: Path = REPO_ROOT / "reference", **files: str | None) -> Path:
+    """A copy of `source`'s tinytorch/ with files replaced (text), appended to (text starting with
+    '+'), or removed (None). Keys are paths with '/' written as '__', e.g. tinytorch__core__optimizers_py."""
+    root = tmp_path / "submission"
+    shutil.copytree(source / "tinytorch", root / "tinytorch", ignore=shutil.ignore_patterns("__pycache__"))
+    for key, text in files.items():
+        path = root / key.replace("__", "/").replace("_py", ".py")
+        if text is None:
+            path.unlink()
+        elif text.startswith("+"):
+            path.write_text(path.read_text() + textwrap.dedent(text[1:]))
+        else:
+            path.write_text(textwrap.dedent(text))
+    return root
+
+
+def graded(root: Path, modules=(7,), **overrides) -> dict:
+    options = GradeOptions(submission=root, tests_root=REPO_ROOT, reference=REPO_ROOT / "reference",
+                           hidden=REPO_ROOT / "hidden_tests", modules=list(modules), jobs=2, settings=FAST)
+    for key, value in overrides.items():
+        setattr(options, key, value)
+    report = report_module.build(grade(options, COURSE))
+    report_module.validate(report)
+    return report
+
+
+def runner(report: dict, runner_id: str) -> dict:
+    return next(r for r in report["modules"] if r["id"] == runner_id)
+
+
+def line_of(path: Path, needle: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), start=1) if needle in line)
+
+
+# ---------------------------------------------------------------- good and partial submissions
+def test_reference_gets_full_marks_and_scores_add_up_exactly():
+    report = graded(REPO_ROOT / "reference", modules=(3, 7))
+    assert report["score"] == report["max_score"] == 20
+    assert [r["status"] for r in report["modules"]] == ["pass", "pass"]
+    for module in report["modules"]:
+        assert sum(t["score"] for t in module["tests"]) == module["score"] == module["max_score"]
+        assert all((t["max_score"] * FAST.score_quantum).is_integer() for t in module["tests"])
+        assert module["views"]["isolated"] == module["views"]["integrated"] != {"passed": 0, "total": 0, "problem": None}
+
+
+def test_untouched_stubs_score_zero_saying_what_to_implement():
+    report = graded(REPO_ROOT / "stubs", modules=(3, 7))
+    assert report["score"] == 0 and report["max_score"] == 20
+    for module in report["modules"]:
+        assert module["status"] == "fail"
+        assert all(t["message"].startswith("not implemented: Module") or t["suite"] == "hidden"
+                   for t in module["tests"]), "visible failures must name the function to implement"
+        hidden = [t for t in module["tests"] if t["suite"] == "hidden"]
+        assert hidden and all("not implemented" in t["message"] for t in hidden), \
+            "a hidden test failing inside the student's own stub may say so"
+
+
+def test_a_stubbed_module_loses_exactly_that_module_in_isolated_mode(tmp_path):
+    stub = (REPO_ROOT / "stubs" / TARGET).read_text()
+    report = graded(submission(tmp_path, tinytorch__core__optimizers_py=stub), modules=(3, 7, 8))
+    scores = {r["id"]: r["score"] for r in report["modules"]}
+    assert scores == {"m03": 10, "m07": 0, "m08": 10}
+    m08 = runner(report, "m08")
+    assert m08["mode"] == "isolated"
+    assert m08["views"]["integrated"]["passed"] < m08["views"]["integrated"]["total"], \
+        "the integrated view shows that module 08 breaks on the student's own optimizers"
+
+
+def test_grading_twice_gives_identical_outcomes_and_scores():
+    first = graded(REPO_ROOT / "reference", modules=(7,))
+    second = graded(REPO_ROOT / "reference", modules=(7,))
+    assert report_module.digest(first) == report_module.digest(second)
+    assert [t["outcome"] for t in first["tests"]] == [t["outcome"] for t in second["tests"]]
+
+
+# ---------------------------------------------------------------- broken submissions
+def test_syntax_error_is_reported_with_file_and_line_and_other_modules_still_count(tmp_path):
+    root = submission(tmp_path, tinytorch__core__optimizers_py="+\ndef broken(:\n    pass\n")
+    report = graded(root, modules=(3, 7))
+    m07 = runner(report, "m07")
+    assert m07["status"] == "error" and m07["score"] == 0
+    assert f"{TARGET}:{line_of(root / TARGET, 'def broken(')}" in m07["message"] and "SyntaxError" in m07["message"]
+    assert runner(report, "m03")["score"] == 10
+
+
+def test_exception_at_import_names_the_exception_and_line(tmp_path):
+    root = submission(tmp_path, tinytorch__core__optimizers_py="+\nraise RuntimeError('boom at import')\n")
+    m07 = runner(graded(root), "m07")
+    assert m07["status"] == "error" and m07["score"] == 0
+    assert f"{TARGET}:{line_of(root / TARGET, 'boom at import')}" in m07["message"]
+    assert "RuntimeError: boom at import" in m07["message"]
+
+
+def test_sys_exit_at_import(tmp_path):
+    m07 = runner(graded(submission(tmp_path, tinytorch__core__optimizers_py="+\nimport sys\nsys.exit(0)\n")), "m07")
+    assert m07["score"] == 0 and "sys.exit(0)" in m07["message"]
+
+
+def test_infinite_loop_at_import_is_stopped_by_the_import_time_limit(tmp_path):
+    m07 = runner(graded(submission(tmp_path, tinytorch__core__optimizers_py="+\nwhile True:\n    pass\n")), "m07")
+    assert m07["status"] == "error" and m07["score"] == 0
+    assert "did not finish" in m07["message"] and "time limit" in m07["message"]
+
+
+def test_missing_module_file(tmp_path):
+    m07 = runner(graded(submission(tmp_path, tinytorch__core__optimizers_py=None)), "m07")
+    assert m07["score"] == 0 and f"{TARGET} is missing from the submission" in m07["message"]
+
+
+def test_empty_package_is_graded_zero_not_a_crash(tmp_path):
+    (tmp_path / "tinytorch").mkdir()
+    report = graded(tmp_path)
+    assert report["score"] == 0 and runner(report, "m07")["status"] == "error"
+
+
+# ---------------------------------------------------------------- code that misbehaves while tested
+SGD_STEP = "def _update(self, value, grad, state):"
+
+
+def _patch_sgd(root_text: str, body: str) -> str:
+    """Insert `body` as the first statements of SGD._update (the first _update after class SGD)."""
+    start = root_text.index("class SGD")
+    at = root_text.index(SGD_STEP, start) + len(SGD_STEP)
+    indent = "\n        "
+    return root_text[:at] + indent + indent.join(textwrap.dedent(body).strip().splitlines()) + root_text[at:]
+
+
+def _with_sgd(tmp_path: Path, body: str) -> Path:
+    text = _patch_sgd((REPO_ROOT / "reference" / TARGET).read_text(), body)
+    return submission(tmp_path, tinytorch__core__optimizers_py=text)
+
+
+def test_infinite_loop_in_a_function_times_out_per_test_then_the_rest_is_skipped_fast(tmp_path):
+    m07 = runner(graded(_with_sgd(tmp_path, "while True:\n    pass")), "m07")
+    assert m07["status"] == "fail", "per-test timeouts are recorded failures; the run itself completes"
+    timed_out = [t for t in m07["tests"] if t["timed_out"]]
+    assert len(timed_out) == FAST.stop_after_timeouts
+    assert all("ran out of time" in t["message"] for t in timed_out if t["suite"] == "visible")
+    not_run = [t for t in m07["tests"] if t["outcome"] == "not-run"]
+    assert not_run and all(t["message"] == f"not run: {FAST.stop_after_timeouts} tests in a row ran out of time "
+                           "before it" for t in not_run)
+    assert m07["duration"] < 30, "a hanging submission costs seconds, not the wall-clock limit"
+
+
+def test_memory_bomb_in_a_function_fails_that_test_only(tmp_path):
+    m07 = runner(graded(_with_sgd(tmp_path, "import numpy\nnumpy.ones(4 * 1024 ** 3 // 8 + 1)")), "m07")
+    assert m07["status"] == "fail" and 0 < m07["score"] < 10
+    assert any("MemoryError" in (t["message"] or "") for t in m07["tests"] if t["suite"] == "visible")
+
+
+@pytest.fixture
+def without_policy_scan(monkeypatch):
+    """Defence in depth: the runner's own guards must hold even for code the policy scan misses."""
+    monkeypatch.setattr(grader_module.policy, "scan", lambda root, curriculum: [])
+
+
+def test_os_exit_inside_a_test_discards_the_run_and_names_the_test(tmp_path, without_policy_scan):
+    m07 = runner(graded(_with_sgd(tmp_path, "import os\ngetattr(os, '_ex' + 'it')(0)")), "m07")
+    assert m07["status"] == "error" and m07["score"] == 0
+    assert "exited with code 0 during" in m07["message"] and "test_" in m07["message"]
+
+
+def test_enormous_output_does_not_break_the_grader(tmp_path):
+    m07 = runner(graded(_with_sgd(tmp_path, "for _ in range(64):\n    print('x' * 1_000_000)")), "m07")
+    assert m07["score"] < 10
+    assert all(len(t["message"] or "") <= 2100 for t in m07["tests"]), "messages are capped"
+
+
+# ---------------------------------------------------------------- tampering
+PATCH_PYTEST_REPORTS = """+
+import sys as _sys
+_loaded = getattr(_sys, "mod" + "ules")
+if "_py" + "test.reports" in _loaded:
+    _reports = _loaded["_py" + "test.reports"]
+    _original_init = _reports.TestReport.__init__
+
+    def _always_pass(self, *args, **kwargs):
+        _original_init(self, *args, **kwargs)
+        if self.outcome == "failed":
+            self.outcome, self.longrepr = "passed", None
+
+    _reports.TestReport.__init__ = _always_pass
+"""
+
+FORGE_RESULTS_FILE = """+
+import atexit as _atexit
+import sys as _sys
+
+
+def _rewrite_results():
+    for argument in _sys.argv:
+        if argument.startswith("--kata-" + "journal="):
+            path = argument.split("=", 1)[1]
+            with open(path) as handle:
+                text = handle.read()
+            with open(path, "w") as handle:
+                handle.write(text.replace('"outcome": "failed"', '"outcome": "passed"'))
+
+
+_atexit.register(_rewrite_results)
+"""
+
+
+@pytest.mark.parametrize("attack", [PATCH_PYTEST_REPORTS, FORGE_RESULTS_FILE], ids=["patch-reports", "forge-results"])
+def test_turning_failures_into_passes_is_caught_and_scores_zero(tmp_path, attack, without_policy_scan):
+    broken = _patch_sgd((REPO_ROOT / "reference" / TARGET).read_text(), "raise ValueError('wrong on purpose')")
+    m07 = runner(graded(submission(tmp_path, tinytorch__core__optimizers_py=broken + attack[1:])), "m07")
+    assert m07["status"] == "error" and m07["score"] == 0
+    assert "tampering" in m07["message"]
+
+
+def test_files_the_submission_writes_do_not_change_the_grade(tmp_path, without_policy_scan):
+    fake = """+
+    import json, os
+    for folder in ("build", os.path.join(os.path.expanduser("~"), "build")):
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, "report.json"), "w") as handle:
+            json.dump({"score": 999, "modules": []}, handle)
+    """
+    report = graded(submission(tmp_path, tinytorch__core__optimizers_py=fake))
+    assert report["score"] == report["max_score"] == 10
+
+
+def test_cli_writes_a_valid_report_and_exits_0_even_for_a_zero_grade(tmp_path):
+    out = tmp_path / "out" / "report.json"
+    completed = subprocess.run([sys.executable, "-m", "grading", "grade", str(REPO_ROOT / "stubs"), "--modules", "7",
+                                "--out", str(out), "--format", "markdown"], cwd=tmp_path, capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+    written = json.loads(out.read_text())
+    report_module.validate(written)
+    assert written["score"] == 0 and written["max_score"] == 10
+    assert completed.stdout.startswith("## TinyTorch grade: 0 / 10")
+
+
+# ---------------------------------------------------------------- policy
+def test_forbidden_import_zeroes_the_module_with_the_reason(tmp_path):
+    m07 = runner(graded(submission(tmp_path, tinytorch__core__optimizers_py="+\nimport socket\n")), "m07")
+    assert m07["status"] == "error" and m07["score"] == 0
+    assert "socket" in m07["message"] and TARGET in m07["message"]
+
+
+def test_policy_violation_in_one_module_leaves_other_modules_isolated_scores(tmp_path):
+    report = graded(submission(tmp_path, tinytorch__core__optimizers_py="+\nimport socket\n"), modules=(3, 7))
+    assert runner(report, "m03")["score"] == 10
+    assert runner(report, "m03")["views"]["integrated"]["problem"], "the whole package is not run integrated"
+    assert report["policy"] and report["policy"][0]["module"] == 7
+
+
+# ---------------------------------------------------------------- report format
+def test_hidden_tests_are_anonymous_and_module_objects_are_classroom_payloads():
+    report = graded(REPO_ROOT / "stubs", modules=(7,))
+    hidden = [t for t in report["tests"] if t["suite"] == "hidden"]
+    assert hidden
+    for test in hidden:
+        assert test["name"].startswith("hidden check ") and "hidden_tests" not in json.dumps(test)
+    for module in report["modules"]:
+        payload = report_module.runner_payload(module)
+        assert payload["version"] == 1 and payload["status"] in ("pass", "fail", "error")
+        assert isinstance(payload["max_score"], (int, float))
+        assert all(isinstance(t["score"], (int, float)) and isinstance(t["line_no"], int) for t in payload["tests"])
+        assert len(json.dumps(payload)) < 128 * 1024
+        assert module["id"].isalnum(), "the Classroom reporter rejects runner ids that are not alphanumeric"
+
+
+def test_schema_rejects_a_report_with_a_string_score():
+    report = graded(REPO_ROOT / "reference", modules=(7,))
+    report["modules"][0]["tests"][0]["score"] = "1"
+    with pytest.raises(Exception, match="is not of type 'number'"):
+        report_module.validate(report)
+
+
+def test_annotations_point_at_the_students_file_and_line(tmp_path):
+    root = _with_sgd(tmp_path, "raise ValueError('wrong on purpose')")
+    report = graded(root)
+    line = line_of(root / TARGET, "wrong on purpose")
+    annotations = render.annotations(report)
+    assert f"::error file={TARGET},line={line}," in annotations
+    assert "wrong on purpose" in annotations
+    assert "| ❌ m07 |" in render.markdown(report)
+
+
+# ---------------------------------------------------------------- misuse
+@pytest.mark.parametrize("case", ["missing", "file", "no-package", "unknown-module"])
+def test_misuse_exits_2_with_one_line(tmp_path, case):
+    target = tmp_path / "thing"
+    extra = []
+    if case == "file":
+        target.write_text("not a directory")
+    elif case == "no-package":
+        target.mkdir()
+    elif case == "unknown-module":
+        target, extra = REPO_ROOT / "reference", ["--modules", "42"]
+    completed = subprocess.run([sys.executable, "-m", "grading", "grade", str(target), *extra,
+                                "--out", str(tmp_path / "r.json")], capture_output=True, text=True)
+    assert completed.returncode == 2
+    assert completed.stderr.startswith("kata grade: ") and completed.stderr.count("\n") == 1
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_grade_error_for_a_selection_without_tests():
+    with pytest.raises(GradeError, match="has no tinytorch/"):
+        grade(GradeOptions(submission=REPO_ROOT, tests_root=REPO_ROOT, reference=None, hidden=None), COURSE)
