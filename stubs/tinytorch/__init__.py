@@ -14,3 +14,8 @@ from tinytorch.core.dataloader import DataLoader, Dataset, TensorDataset  # noqa
 from tinytorch.core.autograd import Function, enable_autograd, is_autograd_enabled, no_grad  # noqa: F401  (module 06)
 from tinytorch.core.optimizers import SGD, Adam, AdamW, Optimizer  # noqa: F401  (module 07)
 from tinytorch.core.training import CosineSchedule, Trainer, clip_grad_norm, load_checkpoint, save_checkpoint  # noqa: F401  (module 08)
+from tinytorch.core.spatial import AvgPool2d, Conv2d, Flatten, MaxPool2d  # noqa: F401  (module 09)
+from tinytorch.core.tokenization import SPECIAL_TOKENS, BPETokenizer, CharTokenizer, Tokenizer  # noqa: F401  (module 10)
+from tinytorch.core.embeddings import Embedding, LearnedPositionalEmbedding, SinusoidalPositionalEncoding  # noqa: F401  (module 11)
+from tinytorch.core.attention import MultiHeadAttention, causal_mask, scaled_dot_product_attention  # noqa: F401  (module 12)
+from tinytorch.core.transformer import GPT, FeedForward, LayerNorm, TransformerBlock  # noqa: F401  (module 13)

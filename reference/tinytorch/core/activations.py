@@ -111,7 +111,7 @@ class ReLU(Activation):
         """
         ### BEGIN SOLUTION
         x = _as_tensor(x, "ReLU")
-        return x * Tensor((x.data > 0).astype(x.dtype))  # a constant 0/1 mask in x's dtype
+        return x * (x.data > 0)  # a constant mask, a plain boolean array: True/False multiply as 1/0
         ### END SOLUTION
 
 
@@ -216,7 +216,7 @@ def _check_dim(x: Tensor, dim: int, name: str) -> None:
 
 def _shifted(x: Tensor, dim: int) -> Tensor:
     """x minus its maximum along `dim`; the shift is a constant, so every exp() is at most 1."""
-    return x - Tensor(np.max(x.data, axis=dim, keepdims=True))
+    return x - x.data.max(axis=dim, keepdims=True)  # a plain array: constants need no Tensor
 
 
 class Softmax(Activation):

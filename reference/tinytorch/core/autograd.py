@@ -12,6 +12,8 @@ result alive until backward runs, so memory grows with the number of operations.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from tinytorch.core.layers import Parameter
@@ -39,8 +41,10 @@ def _unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     if grad.shape == shape:  # the common case: nothing was broadcast
         return grad
     extra = grad.ndim - len(shape)
-    if extra > 0:
+    if extra > 0:  # leading dimensions that broadcasting added, e.g. the batch of a bias
         grad = grad.sum(axis=tuple(range(extra)))
+        if grad.shape == shape:
+            return grad
     stretched = tuple(i for i, size in enumerate(shape) if size == 1 and grad.shape[i] != 1)
     if stretched:
         grad = grad.sum(axis=stretched, keepdims=True)
@@ -78,6 +82,11 @@ def _record(result: Tensor, parents: tuple, backward_fn) -> Tensor:
 def _array(value) -> np.ndarray:
     """The NumPy value of a Tensor or constant operand."""
     return value.data if isinstance(value, Tensor) else np.asarray(value)
+
+
+def _requires_grad(value) -> bool:
+    """Whether an operand wants a gradient (constants and plain tensors do not)."""
+    return isinstance(value, Tensor) and value.requires_grad
 
 
 # ---------------------------------------------------------------- local derivatives of each operation
@@ -143,11 +152,16 @@ def _differentiable_binary(original, local_grads, reflected: bool):
     def method(self, other):
         out = original(self, other)
         left, right = (other, self) if reflected else (self, other)
+        # Keep the output's array, not the output: a closure stored on `out` that refers back to
+        # `out` is a reference cycle, and the whole graph would wait for Python's cycle collector.
+        out_data = out.data
 
         def backward(grad):
             a, b = _array(left), _array(right)
-            grad_a, grad_b = local_grads(a, b, out.data, grad)
-            return _unbroadcast(np.asarray(grad_a), np.shape(a)), _unbroadcast(np.asarray(grad_b), np.shape(b))
+            grad_a, grad_b = local_grads(a, b, out_data, grad)
+            # A constant operand (a mask, a shift) gets None: summing its gradient would be wasted work.
+            return (_unbroadcast(np.asarray(grad_a), a.shape) if _requires_grad(left) else None,
+                    _unbroadcast(np.asarray(grad_b), b.shape) if _requires_grad(right) else None)
 
         return _record(out, (left, right), backward)
 
@@ -157,50 +171,61 @@ def _differentiable_binary(original, local_grads, reflected: bool):
     ### END SOLUTION
 
 
-def _matmul_grads(a: np.ndarray, b: np.ndarray, grad: np.ndarray) -> tuple:
+def _matmul_grads(a: np.ndarray, b: np.ndarray, grad: np.ndarray, needs: tuple = (True, True)) -> tuple:
     """Gradients of a @ b for 1-D, 2-D and batched operands (vectors are promoted, then restored).
+
+    Each gradient is a matrix product as costly as the forward one, so only the ones asked
+    for are computed (a network's input, for instance, needs no gradient).
 
     Args:
         a (np.ndarray): left operand, shape (..., m, k) or (k,).
         b (np.ndarray): right operand, shape (..., k, n) or (k,).
         grad (np.ndarray): gradient of the product.
+        needs (tuple[bool, bool]): whether a's and b's gradients are wanted.
 
     Returns:
-        tuple[np.ndarray, np.ndarray]: gradients shaped like a and b.
+        tuple[np.ndarray | None, np.ndarray | None]: gradients shaped like a and b (None where
+        not wanted).
 
     Example:
         >>> [g.shape for g in _matmul_grads(np.ones((2, 3)), np.ones((3, 4)), np.ones((2, 4)))]
         [(2, 3), (3, 4)]
     """
     ### BEGIN SOLUTION
+    need_a, need_b = needs
     if a.ndim == 1 and b.ndim == 1:  # dot product: the output is a scalar
-        return grad * b, grad * a
+        return (grad * b if need_a else None), (grad * a if need_b else None)
     a2 = a[None, :] if a.ndim == 1 else a
     b2 = b[:, None] if b.ndim == 1 else b
     g2 = np.asarray(grad)
     if a.ndim == 1:
-        g2 = np.expand_dims(g2, -2)
+        g2 = g2[..., None, :]  # the row that a vector on the left became
     if b.ndim == 1:
-        g2 = np.expand_dims(g2, -1)
-    grad_a = g2 @ np.swapaxes(b2, -1, -2)
-    grad_b = np.swapaxes(a2, -1, -2) @ g2
-    return _unbroadcast(grad_a, a2.shape).reshape(a.shape), _unbroadcast(grad_b, b2.shape).reshape(b.shape)
+        g2 = g2[..., None]  # the column that a vector on the right became
+    grad_a = _unbroadcast(g2 @ b2.swapaxes(-1, -2), a2.shape).reshape(a.shape) if need_a else None
+    grad_b = _unbroadcast(a2.swapaxes(-1, -2) @ g2, b2.shape).reshape(b.shape) if need_b else None
+    return grad_a, grad_b
     ### END SOLUTION
 
 
 def _expand_reduced(grad: np.ndarray, shape: tuple, axis, keepdims: bool) -> np.ndarray:
-    """Broadcast the gradient of a reduction back over the reduced dimensions."""
-    if axis is not None and not keepdims:
-        axes = axis if isinstance(axis, tuple) else (axis,)
-        grad = np.expand_dims(grad, tuple(a % len(shape) for a in axes))
-    return np.broadcast_to(grad, shape)
+    """Spread the gradient of a reduction back over the reduced dimensions (a new array of `shape`)."""
+    grad = np.asarray(grad)
+    if axis is not None and not keepdims:  # put the reduced dimensions back, with size 1
+        kept = list(shape)
+        for a in axis if isinstance(axis, tuple) else (axis,):
+            kept[a] = 1
+        grad = grad.reshape(kept)
+    full = np.empty(shape, dtype=grad.dtype)
+    full[...] = grad  # NumPy broadcasts the size-1 dimensions over the full shape
+    return full
 
 
 def _reduction_count(shape: tuple, axis) -> int:
     if axis is None:
-        return int(np.prod(shape, dtype=np.int64))
+        return math.prod(shape)
     axes = axis if isinstance(axis, tuple) else (axis,)
-    return int(np.prod([shape[a] for a in axes], dtype=np.int64))
+    return math.prod(shape[a] for a in axes)
 
 
 def _unary_backward(name: str, tensor: Tensor, out: Tensor, args: tuple, kwargs: dict):
@@ -221,6 +246,7 @@ def _unary_backward(name: str, tensor: Tensor, out: Tensor, args: tuple, kwargs:
     """
     ### BEGIN SOLUTION
     a, shape = tensor.data, tensor.shape
+    out_data = out.data  # the array only: referring to `out` itself would make a reference cycle
     axis = kwargs.get("axis", args[0] if args else None)
     keepdims = kwargs.get("keepdims", args[1] if len(args) > 1 else False)
 
@@ -228,23 +254,23 @@ def _unary_backward(name: str, tensor: Tensor, out: Tensor, args: tuple, kwargs:
         if name == "__neg__":
             return (-grad,)
         if name == "exp":
-            return (grad * out.data,)
+            return (grad * out_data,)
         if name == "log":
             return (grad / a,)
         if name == "sqrt":
-            return (grad * 0.5 / out.data,)
+            return (grad * 0.5 / out_data,)
         if name in ("reshape", "T"):
             return ((grad.reshape(shape) if name == "reshape" else grad.T),)
         if name == "transpose":
             dims = (list(args) + [kwargs.get("dim0", -2), kwargs.get("dim1", -1)][len(args):])[:2]
             return (grad if tensor.ndim < 2 and dims == [-2, -1] else np.swapaxes(grad, dims[0], dims[1]),)
         if name == "sum":
-            return (_expand_reduced(grad, shape, axis, keepdims).copy(),)
-        if name == "mean":
-            return (_expand_reduced(grad, shape, axis, keepdims) / _reduction_count(shape, axis),)
+            return (_expand_reduced(grad, shape, axis, keepdims),)
+        if name == "mean":  # divide the few reduced values first, then spread them
+            return (_expand_reduced(np.asarray(grad) / _reduction_count(shape, axis), shape, axis, keepdims),)
         if name == "max":
             # Ties share the gradient equally, so the total flowing back equals the incoming gradient.
-            peak = _expand_reduced(out.data, shape, axis, keepdims)
+            peak = _expand_reduced(out_data, shape, axis, keepdims)
             winners = (a == peak).astype(grad.dtype)
             winners = winners / (winners.sum(axis=axis, keepdims=True) if axis is not None else winners.sum())
             return (_expand_reduced(grad, shape, axis, keepdims) * winners,)
@@ -296,12 +322,12 @@ def _gradient_aware_init(original_init):
         original_init(self, data, dtype)
         if requires_grad is None:
             requires_grad = isinstance(self, Parameter)
-        if requires_grad and self.dtype.kind != "f":
-            raise TypeError(f"only floating-point tensors can require gradients, got dtype {self.dtype}")
-        self.requires_grad = bool(requires_grad)
-        self.grad = None
-        self._parents = ()
-        self._backward = None
+        if requires_grad:
+            if self.dtype.kind != "f":
+                raise TypeError(f"only floating-point tensors can require gradients, got dtype {self.dtype}")
+            self.requires_grad = True
+        # Otherwise the class defaults set by enable_autograd() apply (requires_grad False,
+        # grad None, no parents): every operation creates a tensor, so its setup stays minimal.
 
     return __init__
     ### END SOLUTION
@@ -373,8 +399,9 @@ def backward(self: Tensor, gradient=None) -> None:
             continue
         if node._backward is None:  # a leaf: keep the gradient
             if node.requires_grad:
-                grad = np.asarray(grad, dtype=node.dtype).reshape(node.shape)
-                node.grad = Tensor(grad.copy()) if node.grad is None else Tensor(node.grad.data + grad)
+                # np.array copies: the same gradient array may also have flowed to another leaf.
+                grad = np.array(grad, dtype=node.dtype).reshape(node.shape)
+                node.grad = Tensor(grad) if node.grad is None else Tensor(node.grad.data + grad)
             continue
         for parent, parent_grad in zip(node._parents, node._backward(grad)):
             if parent is not None and parent.requires_grad and parent_grad is not None:
@@ -434,7 +461,8 @@ def enable_autograd() -> None:
 
     def matmul(self, other):
         out = original_matmul(self, other)
-        return _record(out, (self, other), lambda grad: _matmul_grads(self.data, _array(other), grad))
+        return _record(out, (self, other), lambda grad: _matmul_grads(
+            self.data, _array(other), grad, needs=(self.requires_grad, _requires_grad(other))))
 
     matmul.__doc__ = original_matmul.__doc__
     Tensor.matmul = matmul
@@ -442,7 +470,8 @@ def enable_autograd() -> None:
     Tensor.backward = backward
     Tensor.zero_grad = zero_grad
     Tensor.detach = detach
-    # Tensors made before enabling have none of the new attributes: give the class defaults.
+    # Class defaults: tensors made before enabling, and every tensor that needs no gradient,
+    # read these instead of storing their own copies.
     Tensor.requires_grad = False
     Tensor.grad = None
     Tensor._parents = ()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinytorch.core.activations import LogSoftmax
 from tinytorch.core.tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -112,7 +111,7 @@ class CrossEntropyLoss:
         self.reduction = _check_reduction(reduction)
 
     def forward(self, logits: Tensor, targets) -> Tensor:
-        """Negative log-probability of each target class, computed with log-softmax.
+        """Negative log-probability of each target class: logsumexp(logits) - logits[target].
 
         Args:
             logits (Tensor, shape (N, C) or (N, T, C)): unnormalised class scores.
@@ -143,12 +142,17 @@ class CrossEntropyLoss:
         classes = logits.shape[-1]
         if ids.size and (ids.min() < 0 or ids.max() >= classes):
             raise ValueError(f"CrossEntropyLoss targets must lie in [0, {classes}), got values from {ids.min()} to {ids.max()}")
-        log_probs = LogSoftmax(dim=-1)(_as_float_tensor(logits, "logits"))
-        if log_probs.ndim == 3:  # (N, T, C): score every position as one long batch
-            log_probs = log_probs.reshape(-1, classes)
+        scores = _as_float_tensor(logits, "logits")
+        if scores.ndim == 3:  # (N, T, C): score every position as one long batch
+            scores = scores.reshape(-1, classes)
         flat_ids = ids.reshape(-1)
-        picked = -log_probs[np.arange(flat_ids.size), flat_ids]
-        return _reduce(picked.reshape(ids.shape) if ids.ndim == 2 else picked, self.reduction)
+        # -log softmax(x)[y] = log(sum(exp(x))) - x[y]: only the target's log-probability is
+        # needed, so the full log-softmax table is never built. Subtracting each row's maximum
+        # (a constant, so a plain array) keeps every exp() <= 1: the log-sum-exp trick.
+        shifted = scores - scores.data.max(axis=-1, keepdims=True)
+        log_sum_exp = shifted.exp().sum(axis=-1).log()
+        losses = log_sum_exp - shifted[np.arange(flat_ids.size), flat_ids]
+        return _reduce(losses.reshape(ids.shape) if ids.ndim == 2 else losses, self.reduction)
         ### END SOLUTION
 
     def __call__(self, logits, targets) -> Tensor:

@@ -176,13 +176,19 @@ class Adam(Optimizer):
             grad = grad + self.weight_decay * value
         if "m" not in state:
             state["m"], state["v"] = np.zeros_like(value), np.zeros_like(value)
-        state["m"] *= beta1
-        state["m"] += (1 - beta1) * grad
-        state["v"] *= beta2
-        state["v"] += (1 - beta2) * grad * grad
-        m_hat = state["m"] / (1 - beta1 ** self.steps)
-        v_hat = state["v"] / (1 - beta2 ** self.steps)
-        update = self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+        m, v = state["m"], state["v"]
+        m *= beta1
+        m += (1 - beta1) * grad
+        v *= beta2
+        v += (1 - beta2) * grad * grad
+        # The formula's temporaries, updated in place (same arithmetic, fewer new arrays):
+        # update = lr * m_hat / (sqrt(v_hat) + eps).
+        update = m / (1 - beta1 ** self.steps)
+        update *= self.lr
+        denominator = v / (1 - beta2 ** self.steps)
+        np.sqrt(denominator, out=denominator)
+        denominator += self.eps
+        update /= denominator
         if self.weight_decay and self.decoupled:
             update = update + self.lr * self.weight_decay * value
         return update.astype(value.dtype, copy=False)

@@ -66,6 +66,27 @@ def _to_array(data, dtype=None) -> np.ndarray:
     ### END SOLUTION
 
 
+@np.errstate(divide="ignore", invalid="ignore", over="ignore")
+def _ieee(compute, *arrays) -> np.ndarray:
+    """Apply a NumPy function with IEEE results and no warnings: x/0 is inf, log(-1) is nan.
+
+    Used as a decorator, np.errstate is built once, here, instead of on every call as a `with`
+    block inside each operation would be; every arithmetic operation runs through this function.
+
+    Args:
+        compute (callable): a NumPy function, e.g. np.add or np.exp.
+        *arrays (np.ndarray | float): its arguments.
+
+    Returns:
+        np.ndarray: compute(*arrays).
+
+    Example:
+        >>> _ieee(np.divide, np.array([1.0]), 0.0)
+        array([inf])
+    """
+    return compute(*arrays)
+
+
 def _broadcast_shape(a: tuple, b: tuple, op: str) -> tuple:
     """The broadcast result shape of `a` and `b`, or a ValueError naming both.
 
@@ -237,9 +258,14 @@ class Tensor:
             raise TypeError(
                 f"unsupported operand for {op}: expected a Tensor, NumPy array or number, got {type(other).__name__}"
             )
-        _broadcast_shape(self.shape, np.shape(right), op)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            return Tensor(compute(self.data, right))
+        try:
+            result = _ieee(compute, self.data, right)
+        except ValueError:
+            # NumPy refuses shapes that do not broadcast; explain it with both shapes named.
+            # (Checking only on failure keeps the common case free of a second shape check.)
+            _broadcast_shape(self.shape, np.shape(right), op)
+            raise
+        return Tensor(result)
         ### END SOLUTION
 
     def __add__(self, other) -> "Tensor":
@@ -552,7 +578,7 @@ class Tensor:
         """
         ### BEGIN SOLUTION
         self._check_axis(axis, "sum")
-        return Tensor(np.sum(self.data, axis=axis, keepdims=keepdims))
+        return Tensor(self.data.sum(axis=axis, keepdims=keepdims))
         ### END SOLUTION
 
     def mean(self, axis=None, keepdims: bool = False) -> "Tensor":
@@ -577,7 +603,7 @@ class Tensor:
         counted = self.size if axis is None else int(np.prod(np.array(self.shape)[list(np.atleast_1d(axis))]))
         if counted == 0:
             raise ValueError(f"mean over zero elements is undefined (tensor of shape {self.shape}, axis {axis})")
-        return Tensor(np.mean(self.data, axis=axis, keepdims=keepdims))
+        return Tensor(self.data.mean(axis=axis, keepdims=keepdims))
         ### END SOLUTION
 
     def max(self, axis=None, keepdims: bool = False) -> "Tensor":
@@ -601,7 +627,7 @@ class Tensor:
         self._check_axis(axis, "max")
         if self.size == 0:
             raise ValueError(f"max of an empty tensor (shape {self.shape}) is undefined")
-        return Tensor(np.max(self.data, axis=axis, keepdims=keepdims))
+        return Tensor(self.data.max(axis=axis, keepdims=keepdims))
         ### END SOLUTION
 
     # ------------------------------------------------------------------ element-wise math
@@ -616,8 +642,7 @@ class Tensor:
             array([1.], dtype=float32)
         """
         ### BEGIN SOLUTION
-        with np.errstate(over="ignore"):
-            return Tensor(np.exp(self.data))
+        return Tensor(_ieee(np.exp, self.data))
         ### END SOLUTION
 
     def log(self) -> "Tensor":
@@ -631,8 +656,7 @@ class Tensor:
             array([0.], dtype=float32)
         """
         ### BEGIN SOLUTION
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return Tensor(np.log(self.data))
+        return Tensor(_ieee(np.log, self.data))
         ### END SOLUTION
 
     def sqrt(self) -> "Tensor":
@@ -646,8 +670,7 @@ class Tensor:
             array([2.], dtype=float32)
         """
         ### BEGIN SOLUTION
-        with np.errstate(invalid="ignore"):
-            return Tensor(np.sqrt(self.data))
+        return Tensor(_ieee(np.sqrt, self.data))
         ### END SOLUTION
 
     # ------------------------------------------------------------------ indexing
