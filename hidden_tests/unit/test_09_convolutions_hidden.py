@@ -11,6 +11,7 @@ from hypothesis.extra import numpy as hnp
 from numpy.lib.stride_tricks import sliding_window_view
 
 from spec.support import assert_tensor, check_gradients, float_arrays, values
+from spec.test_09_convolutions import layer_for
 from tinytorch.core.activations import ReLU
 from tinytorch.core.autograd import enable_autograd, no_grad
 from tinytorch.core.layers import Linear, Sequential
@@ -35,15 +36,6 @@ def window_oracle(x, weight, bias=None, stride=1, padding=0):
     windows = sliding_window_view(xp, (k_h, k_w), axis=(2, 3))[:, :, ::stride, ::stride]
     out = np.einsum("nchwij,ocij->nohw", windows, np.asarray(weight, dtype=np.float64))
     return out if bias is None else out + np.asarray(bias, dtype=np.float64)[None, :, None, None]
-
-
-def conv_layer(weight, bias, stride, padding):
-    c_out, c_in, k, _ = weight.shape
-    layer = Conv2d(c_in, c_out, k, stride=stride, padding=padding, bias=bias is not None, seed=1)
-    layer.weight.data = np.array(weight)
-    if bias is not None:
-        layer.bias.data = np.array(bias)
-    return layer
 
 
 def gradient_check_of_layer(layer, x):
@@ -80,7 +72,7 @@ def test_conv2d_with_and_without_bias_matches_window_oracle(data, bias):
     x = data.draw(float_arrays(shape, dtype=np.float32, magnitude=3))
     weight = data.draw(float_arrays((c_out, shape[1], k, k), dtype=np.float32, magnitude=1))
     offsets = data.draw(float_arrays((c_out,), dtype=np.float32, magnitude=1)) if bias else None
-    out = conv_layer(weight, offsets, stride, padding)(Tensor(x))
+    out = layer_for(weight, offsets, stride, padding)(Tensor(x))
     assert out.shape == (shape[0], c_out, *conv2d_output_shape(shape[2:], k, stride, padding))
     assert_tensor(out, window_oracle(x, weight, offsets, stride, padding), rtol=1e-4, atol=1e-4, dtype=np.float32)
 
@@ -94,7 +86,7 @@ def test_one_by_one_convolution_is_a_per_pixel_linear_map(data):
     weight = data.draw(float_arrays((c_out, c_in, 1, 1), dtype=np.float64, magnitude=2))
     bias = data.draw(float_arrays((c_out,), dtype=np.float64, magnitude=2))
     expected = np.einsum("nchw,oc->nohw", x, weight[:, :, 0, 0]) + bias[None, :, None, None]
-    assert_tensor(conv_layer(weight, bias, 1, 0)(Tensor(x)), expected, rtol=1e-9, atol=1e-12)
+    assert_tensor(layer_for(weight, bias, 1, 0)(Tensor(x)), expected, rtol=1e-9, atol=1e-12)
 
 
 def test_integer_images_are_treated_as_float():
@@ -117,7 +109,7 @@ def test_integer_images_are_treated_as_float():
 ])
 def test_conv2d_gradients_with_stride_and_padding(shape, c_out, k, stride, padding):
     rng = np.random.default_rng(sum(shape) + k + 7 * stride + padding)
-    layer = conv_layer(rng.normal(size=(c_out, shape[1], k, k)), rng.normal(size=c_out), stride, padding)
+    layer = layer_for(rng.normal(size=(c_out, shape[1], k, k)), rng.normal(size=c_out), stride, padding)
     gradient_check_of_layer(layer, rng.normal(size=shape))
 
 
@@ -125,7 +117,7 @@ def test_conv2d_float32_gradients_match_closed_forms_at_a_realistic_size():
     rng = np.random.default_rng(5)
     x = rng.normal(size=(8, 3, 12, 12)).astype(np.float32)
     weight, bias = rng.normal(size=(6, 3, 5, 5)).astype(np.float32), rng.normal(size=6).astype(np.float32)
-    layer, inputs = conv_layer(weight, bias, 2, 2), Tensor(x, requires_grad=True)
+    layer, inputs = layer_for(weight, bias, 2, 2), Tensor(x, requires_grad=True)
     out = layer(inputs)
     upstream = rng.normal(size=out.shape).astype(np.float32)
     out.backward(Tensor(upstream))

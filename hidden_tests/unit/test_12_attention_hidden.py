@@ -1,13 +1,13 @@
 """Module 12 -- Attention: held-out checks (multi-head gradients, mask broadcasting, no-peeking, stability).
 
-Values are compared with independent NumPy computations written below (the same formulas as in
-spec/test_12_attention.py, repeated so this file stands alone); gradients with float64 central
+Values are compared with the independent NumPy oracles of spec/test_12_attention.py; gradients with float64 central
 finite differences over every element (rtol=1e-5, atol=1e-6 unless stated).
 """
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from spec.test_12_attention import numpy_attention, numpy_multi_head
 from spec.support import assert_gradients_close, check_gradients, float_arrays, numerical_gradient, values
 from tinytorch.core.attention import (MultiHeadAttention, attention_score_bytes, causal_mask,
                                       scaled_dot_product_attention)
@@ -21,32 +21,6 @@ pytestmark = pytest.mark.module(12)
 @pytest.fixture(autouse=True)
 def autograd_on():
     enable_autograd()
-
-
-def numpy_attention(q, k, v, mask=None):
-    """softmax(q k^T / sqrt(d)) v in plain NumPy; mask True = may attend. Returns (output, weights)."""
-    scores = np.matmul(q, np.swapaxes(k, -1, -2)) / np.sqrt(q.shape[-1])
-    if mask is not None:
-        scores = np.where(mask, scores, -np.inf)
-    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
-    weights = weights / weights.sum(axis=-1, keepdims=True)
-    return np.matmul(weights, v), weights
-
-
-def numpy_multi_head(module, x, context=None, mask=None):
-    """MultiHeadAttention.forward from the module's parameter arrays (head h = feature chunk h)."""
-    def project(linear, a):
-        out = a @ linear.weight.data
-        return out if linear.bias is None else out + linear.bias.data
-
-    def split(a):
-        return a.reshape(a.shape[0], a.shape[1], module.num_heads, -1).transpose(0, 2, 1, 3)
-
-    source = x if context is None else context
-    q, k, v = (split(project(p, a)) for p, a in ((module.q_proj, x), (module.k_proj, source), (module.v_proj, source)))
-    out, weights = numpy_attention(q, k, v, mask)
-    merged = out.transpose(0, 2, 1, 3).reshape(x.shape[0], x.shape[1], -1)
-    return project(module.out_proj, merged), weights
 
 
 def float64_module(module):
