@@ -124,8 +124,9 @@ def _grade_in(root: Path, options: GradeOptions, curriculum: Curriculum, submiss
     mark = time.monotonic()
     inventory, collection_errors = runner.collect_inventory(workspace, trusted, files, settings)
     grading.durations["inventory"] = time.monotonic() - mark
-    if not inventory and collection_errors and trusted is reference:
+    if collection_errors and trusted is reference:
         raise GradeError(f"the tests do not collect against the reference: {next(iter(collection_errors.values()))[:300]}")
+    inventory += _placeholders(inventory, files, curriculum)
 
     mark = time.monotonic()
     variants = {"integrated": (integrated, [m.path for m in graded])}
@@ -167,6 +168,19 @@ def _test_files(workspace: Workspace, modules: list[Module]) -> list[str]:
         files += sorted(p.relative_to(workspace.root).as_posix()
                         for p in (workspace.root / "hidden_tests" / suite).glob("test_*.py"))
     return files
+
+
+def _placeholders(inventory: list[TestEntry], files: list[str], curriculum: Curriculum) -> list[TestEntry]:
+    """One stand-in entry per test file that collected nothing (only possible without a reference,
+    when the student's own package breaks collection): the module still counts at its full weight
+    and scores zero with the collection error, instead of vanishing from the report."""
+    collected = {entry.path for entry in inventory}
+    stand_ins = []
+    for path in files:
+        if path not in collected:
+            module = curriculum.module_for_path(path) if path.startswith(("spec/", "hidden_tests/unit/")) else None
+            stand_ins.append(TestEntry(path, (module.number,) if module else (), 1.0, path, 0))
+    return stand_ins
 
 
 def owner(entry: TestEntry, curriculum: Curriculum) -> Module | None:

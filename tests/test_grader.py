@@ -274,6 +274,22 @@ def test_policy_violation_in_one_module_leaves_other_modules_isolated_scores(tmp
     assert report["policy"] and report["policy"][0]["module"] == 7
 
 
+# ---------------------------------------------------------------- without a reference (the student template)
+def test_without_reference_or_hidden_tests_the_visible_spec_grades_the_whole_package(tmp_path):
+    report = graded(REPO_ROOT / "reference", reference=None, hidden=None)
+    m07 = runner(report, "m07")
+    assert (m07["mode"], m07["score"], list(m07["suites"])) == ("integrated", 10, ["visible"])
+    assert any("visible-only" in n for n in report["notices"]) and any("no reference" in n for n in report["notices"])
+
+
+def test_without_reference_a_broken_package_still_counts_every_module_at_full_weight(tmp_path):
+    root = submission(tmp_path, tinytorch__core__tensor_py="+\ndef broken(:\n")
+    report = graded(root, modules=(3, 7), reference=None, hidden=None)
+    assert report["max_score"] == 20 and report["score"] == 0
+    for module in report["modules"]:
+        assert module["status"] == "error" and "tinytorch/core/tensor.py" in module["message"]
+
+
 # ---------------------------------------------------------------- report format
 def test_hidden_tests_are_anonymous_and_module_objects_are_classroom_payloads():
     report = graded(REPO_ROOT / "stubs", modules=(7,))
