@@ -152,3 +152,16 @@ def test_activation_bytes_grow_with_batch_and_parameter_bytes_do_not():
     assert small["activation_bytes"] == 4 * 2 * (16 + 16 + 4)
     assert large["activation_bytes"] == 32 * small["activation_bytes"]
     assert activation_bytes((32, 128)) == 16384 and activation_bytes((3,), np.float64) == 24
+
+
+def test_calling_a_module_passes_keyword_arguments_to_forward():
+    class Scaled(Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = Linear(2, 2, seed=0)
+
+        def forward(self, x, scale=1.0):
+            return self.inner(x) * scale
+
+    model, x = Scaled(), Tensor(np.ones((1, 2), dtype=np.float32))
+    np.testing.assert_allclose(values(model(x, scale=3.0)), 3.0 * values(model(x)), rtol=1e-6)

@@ -275,3 +275,31 @@ def test_custom_function_joins_the_graph():
     check_gradients(lambda x: Cube.apply(x) * 2, np.array([[1.0, -2.0], [0.5, 3.0]]))
     with no_grad():
         assert not Cube.apply(Tensor(np.ones(2), requires_grad=True)).requires_grad
+
+
+def test_a_registered_function_works_as_a_plain_operation_before_enable_autograd():
+    # Later modules build their layers as registered Functions: using one before enable_autograd()
+    # must simply compute, not fail on a missing requires_grad.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import tinytorch
+
+    code = (
+        "import numpy as np\n"
+        "from tinytorch.core.autograd import Function, is_autograd_enabled\n"
+        "from tinytorch.core.tensor import Tensor\n"
+        "class Double(Function):\n"
+        "    @staticmethod\n"
+        "    def forward(ctx, x): return 2 * x\n"
+        "    @staticmethod\n"
+        "    def backward(ctx, grad): return (2 * grad,)\n"
+        "assert not is_autograd_enabled()\n"
+        "print(Double.apply(Tensor(np.array([1.5, -2.0]))).data.tolist())\n"
+    )
+    root = Path(tinytorch.__file__).resolve().parent.parent
+    completed = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                               env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}, timeout=60)
+    assert completed.returncode == 0, f"Function.apply before enable_autograd() failed:\n{completed.stderr[-1500:]}"
+    assert completed.stdout.strip() == "[3.0, -4.0]"

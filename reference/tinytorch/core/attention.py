@@ -383,9 +383,6 @@ class MultiHeadAttention(Module):
         return self.out_proj(self.merge_heads(heads))
         ### END SOLUTION
 
-    def __call__(self, x: Tensor, context: Tensor | None = None, mask=None) -> Tensor:
-        return self.forward(x, context=context, mask=mask)
-
     def __repr__(self) -> str:
         return f"MultiHeadAttention(embed_dim={self.embed_dim}, num_heads={self.num_heads})"
 

@@ -53,7 +53,9 @@ def _unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
 
 
 def _record(result: Tensor, parents: tuple, backward_fn) -> Tensor:
-    """Attach graph information to `result` when recording is on and a parent requires grad.
+    """Attach graph information to `result` when autograd is enabled, recording is on (not inside
+    no_grad()) and a parent requires grad. Before enable_autograd() there is nothing to record, so
+    registered Functions work as plain array operations.
 
     Args:
         result (Tensor): the freshly computed output.
@@ -67,7 +69,7 @@ def _record(result: Tensor, parents: tuple, backward_fn) -> Tensor:
         >>> out = _record(Tensor([1.0]), (), lambda g: ())
     """
     ### BEGIN SOLUTION
-    if not _STATE["recording"]:
+    if not (_STATE["recording"] and _STATE["enabled"]):
         return result
     for parent in parents:
         if isinstance(parent, Tensor) and parent.requires_grad:

@@ -404,7 +404,7 @@ class TransformerBlock(Module):
             raise ValueError(
                 f"TransformerBlock expects inputs of shape (B, T, embed_dim={self.embed_dim}), got shape {x.shape}"
             )
-        x = x + self.dropout(self.attn.forward(self.ln1(x), mask=mask))
+        x = x + self.dropout(self.attn(self.ln1(x), mask=mask))
         return x + self.dropout(self.ffn(self.ln2(x)))
         ### END SOLUTION
 
@@ -523,9 +523,6 @@ class GPT(Module):
             raise ValueError(f"GPT: targets must have the shape of idx {ids.shape}, got {target_ids.shape}")
         return logits, CrossEntropyLoss()(logits, target_ids)
         ### END SOLUTION
-
-    def __call__(self, idx, targets=None):
-        return self.forward(idx, targets)
 
     def generate(self, idx, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
                  seed: int | None = None) -> np.ndarray:

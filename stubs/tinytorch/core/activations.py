@@ -197,7 +197,7 @@ def _check_dim(x: Tensor, dim: int, name: str) -> None:
 
 def _shifted(x: Tensor, dim: int) -> Tensor:
     """x minus its maximum along `dim`; the shift is a constant, so every exp() is at most 1."""
-    return x - Tensor(np.max(x.data, axis=dim, keepdims=True))
+    return x - x.data.max(axis=dim, keepdims=True)  # a plain array: constants need no Tensor
 
 
 class Softmax(Activation):

@@ -257,9 +257,6 @@ class MultiHeadAttention(Module):
         """
         raise NotImplementedError('Module 12 (attention): implement MultiHeadAttention.forward -- see its docstring')
 
-    def __call__(self, x: Tensor, context: Tensor | None = None, mask=None) -> Tensor:
-        return self.forward(x, context=context, mask=mask)
-
     def __repr__(self) -> str:
         return f"MultiHeadAttention(embed_dim={self.embed_dim}, num_heads={self.num_heads})"
 

@@ -13,6 +13,8 @@ result alive until backward runs, so memory grows with the number of operations.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from tinytorch.core.layers import Parameter
@@ -40,7 +42,9 @@ def _unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
 
 
 def _record(result: Tensor, parents: tuple, backward_fn) -> Tensor:
-    """Attach graph information to `result` when recording is on and a parent requires grad.
+    """Attach graph information to `result` when autograd is enabled, recording is on (not inside
+    no_grad()) and a parent requires grad. Before enable_autograd() there is nothing to record, so
+    registered Functions work as plain array operations.
 
     Args:
         result (Tensor): the freshly computed output.
@@ -59,6 +63,11 @@ def _record(result: Tensor, parents: tuple, backward_fn) -> Tensor:
 def _array(value) -> np.ndarray:
     """The NumPy value of a Tensor or constant operand."""
     return value.data if isinstance(value, Tensor) else np.asarray(value)
+
+
+def _requires_grad(value) -> bool:
+    """Whether an operand wants a gradient (constants and plain tensors do not)."""
+    return isinstance(value, Tensor) and value.requires_grad
 
 
 # ---------------------------------------------------------------- local derivatives of each operation
@@ -109,16 +118,21 @@ def _differentiable_binary(original, local_grads, reflected: bool):
     raise NotImplementedError('Module 06 (autograd): implement _differentiable_binary -- see its docstring')
 
 
-def _matmul_grads(a: np.ndarray, b: np.ndarray, grad: np.ndarray) -> tuple:
+def _matmul_grads(a: np.ndarray, b: np.ndarray, grad: np.ndarray, needs: tuple = (True, True)) -> tuple:
     """Gradients of a @ b for 1-D, 2-D and batched operands (vectors are promoted, then restored).
+
+    Each gradient is a matrix product as costly as the forward one, so only the ones asked
+    for are computed (a network's input, for instance, needs no gradient).
 
     Args:
         a (np.ndarray): left operand, shape (..., m, k) or (k,).
         b (np.ndarray): right operand, shape (..., k, n) or (k,).
         grad (np.ndarray): gradient of the product.
+        needs (tuple[bool, bool]): whether a's and b's gradients are wanted.
 
     Returns:
-        tuple[np.ndarray, np.ndarray]: gradients shaped like a and b.
+        tuple[np.ndarray | None, np.ndarray | None]: gradients shaped like a and b (None where
+        not wanted).
 
     Example:
         >>> [g.shape for g in _matmul_grads(np.ones((2, 3)), np.ones((3, 4)), np.ones((2, 4)))]
@@ -128,18 +142,23 @@ def _matmul_grads(a: np.ndarray, b: np.ndarray, grad: np.ndarray) -> tuple:
 
 
 def _expand_reduced(grad: np.ndarray, shape: tuple, axis, keepdims: bool) -> np.ndarray:
-    """Broadcast the gradient of a reduction back over the reduced dimensions."""
-    if axis is not None and not keepdims:
-        axes = axis if isinstance(axis, tuple) else (axis,)
-        grad = np.expand_dims(grad, tuple(a % len(shape) for a in axes))
-    return np.broadcast_to(grad, shape)
+    """Spread the gradient of a reduction back over the reduced dimensions (a new array of `shape`)."""
+    grad = np.asarray(grad)
+    if axis is not None and not keepdims:  # put the reduced dimensions back, with size 1
+        kept = list(shape)
+        for a in axis if isinstance(axis, tuple) else (axis,):
+            kept[a] = 1
+        grad = grad.reshape(kept)
+    full = np.empty(shape, dtype=grad.dtype)
+    full[...] = grad  # NumPy broadcasts the size-1 dimensions over the full shape
+    return full
 
 
 def _reduction_count(shape: tuple, axis) -> int:
     if axis is None:
-        return int(np.prod(shape, dtype=np.int64))
+        return math.prod(shape)
     axes = axis if isinstance(axis, tuple) else (axis,)
-    return int(np.prod([shape[a] for a in axes], dtype=np.int64))
+    return math.prod(shape[a] for a in axes)
 
 
 def _unary_backward(name: str, tensor: Tensor, out: Tensor, args: tuple, kwargs: dict):

@@ -57,8 +57,8 @@ class Module:
         """
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
-    def __call__(self, *inputs):
-        return self.forward(*inputs)
+    def __call__(self, *inputs, **options):
+        return self.forward(*inputs, **options)
 
     def children(self) -> list[tuple[str, "Module"]]:
         """Direct sub-modules with their attribute names (lists/tuples of modules are numbered).

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinytorch.core.activations import LogSoftmax
 from tinytorch.core.tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -107,7 +106,7 @@ class CrossEntropyLoss:
         self.reduction = _check_reduction(reduction)
 
     def forward(self, logits: Tensor, targets) -> Tensor:
-        """Negative log-probability of each target class, computed with log-softmax.
+        """Negative log-probability of each target class: logsumexp(logits) - logits[target].
 
         Args:
             logits (Tensor, shape (N, C) or (N, T, C)): unnormalised class scores.

@@ -41,6 +41,27 @@ def _to_array(data, dtype=None) -> np.ndarray:
     raise NotImplementedError('Module 01 (tensor): implement _to_array -- see its docstring')
 
 
+@np.errstate(divide="ignore", invalid="ignore", over="ignore")
+def _ieee(compute, *arrays) -> np.ndarray:
+    """Apply a NumPy function with IEEE results and no warnings: x/0 is inf, log(-1) is nan.
+
+    Used as a decorator, np.errstate is built once, here, instead of on every call as a `with`
+    block inside each operation would be; every arithmetic operation runs through this function.
+
+    Args:
+        compute (callable): a NumPy function, e.g. np.add or np.exp.
+        *arrays (np.ndarray | float): its arguments.
+
+    Returns:
+        np.ndarray: compute(*arrays).
+
+    Example:
+        >>> _ieee(np.divide, np.array([1.0]), 0.0)
+        array([inf])
+    """
+    return compute(*arrays)
+
+
 def _broadcast_shape(a: tuple, b: tuple, op: str) -> tuple:
     """The broadcast result shape of `a` and `b`, or a ValueError naming both.
 

@@ -377,9 +377,6 @@ class GPT(Module):
         """
         raise NotImplementedError('Module 13 (transformers): implement GPT.forward -- see its docstring')
 
-    def __call__(self, idx, targets=None):
-        return self.forward(idx, targets)
-
     def generate(self, idx, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
                  seed: int | None = None) -> np.ndarray:
         """Extend idx autoregressively: predict, choose a token, append it, repeat.
