@@ -159,6 +159,8 @@ def _message(result: TestResult, hidden: bool) -> str:
         return ""
     if result.timed_out:
         return "a hidden check ran out of time" if hidden else f"ran out of time ({result.message})"
+    if "[Errno 27] File too large" in result.message:  # the sandbox's file-size limit (RLIMIT_FSIZE)
+        return "the code wrote more output than the grader allows (print less)"
     if result.message.startswith("NotImplementedError") and (not hidden or result.location is not None):
         return "not implemented: " + result.message.removeprefix("NotImplementedError").lstrip(": ")
     if not hidden or result.outcome == "not-run" or result.location is not None:
