@@ -98,3 +98,19 @@ def check_gradients(fn, *arrays, rtol: float = 1e-5, atol: float = 1e-6, seed: i
 
         numeric = numerical_gradient(scalar, arrays[position])
         assert_gradients_close(inputs[position].grad, numeric, rtol=rtol, atol=atol, name=f"input {position}")
+
+
+# ---------------------------------------------------------------- a fresh interpreter
+def run_fresh_python(code: str, timeout: float = 60):
+    """Run `code` in a new Python process that imports the tinytorch under test (the one this test
+    session imported), for behaviour a long-lived test process cannot show, such as using a
+    module before enable_autograd(). Returns the CompletedProcess (text stdout/stderr)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import tinytorch
+
+    root = Path(tinytorch.__file__).resolve().parent.parent
+    return subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=timeout,
+                          env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1"})

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from spec.support import assert_tensor, check_gradients, float_arrays, values
+from spec.support import assert_tensor, check_gradients, float_arrays, run_fresh_python, values
 from tinytorch.core.autograd import Function, enable_autograd, gradient_bytes, graph_size, is_autograd_enabled, no_grad
 from tinytorch.core.layers import Linear, Parameter
 from tinytorch.core.tensor import Tensor
@@ -280,13 +280,7 @@ def test_custom_function_joins_the_graph():
 def test_a_registered_function_works_as_a_plain_operation_before_enable_autograd():
     # Later modules build their layers as registered Functions: using one before enable_autograd()
     # must simply compute, not fail on a missing requires_grad.
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    import tinytorch
-
-    code = (
+    completed = run_fresh_python(
         "import numpy as np\n"
         "from tinytorch.core.autograd import Function, is_autograd_enabled\n"
         "from tinytorch.core.tensor import Tensor\n"
@@ -298,8 +292,5 @@ def test_a_registered_function_works_as_a_plain_operation_before_enable_autograd
         "assert not is_autograd_enabled()\n"
         "print(Double.apply(Tensor(np.array([1.5, -2.0]))).data.tolist())\n"
     )
-    root = Path(tinytorch.__file__).resolve().parent.parent
-    completed = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
-                               env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}, timeout=60)
     assert completed.returncode == 0, f"Function.apply before enable_autograd() failed:\n{completed.stderr[-1500:]}"
     assert completed.stdout.strip() == "[3.0, -4.0]"

@@ -7,7 +7,7 @@ not needed and not imported.
 import numpy as np
 import pytest
 
-from spec.support import values
+from spec.support import run_fresh_python, values
 from tinytorch import Adam, DataLoader, Tensor, TensorDataset, enable_autograd
 from tinytorch.core.tokenization import CharTokenizer
 from tinytorch.core.training import check_gradient_flow, clip_grad_norm
@@ -96,3 +96,16 @@ def test_dataloader_batches_of_text_windows_lower_the_loss():
             optimizer.step()
             losses.append(loss.item())
     assert np.mean(losses[-3:]) < 0.5 * np.mean(losses[:3]), f"loss went from {losses[:3]} to {losses[-3:]}"
+
+
+def test_gpt_forward_and_generation_work_before_autograd_is_enabled():
+    completed = run_fresh_python(
+        "import numpy as np\n"
+        "from tinytorch import GPT, is_autograd_enabled\n"
+        "assert not is_autograd_enabled()\n"
+        "model = GPT(vocab_size=11, embed_dim=8, num_heads=2, num_layers=1, max_seq_len=6, seed=0)\n"
+        "idx = np.array([[1, 2, 3]])\n"
+        "print(model(idx).shape, model.generate(idx, 4, temperature=0).shape)\n"
+    )
+    assert completed.returncode == 0, f"GPT fails before enable_autograd():\n{completed.stderr[-1500:]}"
+    assert completed.stdout.strip() == "(1, 3, 11) (1, 7)"

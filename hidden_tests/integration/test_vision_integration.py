@@ -7,7 +7,7 @@ noise, so a model must recognise a shape wherever it appears.
 import numpy as np
 import pytest
 
-from spec.support import values
+from spec.support import run_fresh_python, values
 from tinytorch import (SGD, Adam, CosineSchedule, CrossEntropyLoss, DataLoader, Linear, ReLU, Sequential, Tensor,
                        TensorDataset, Trainer, enable_autograd, load_checkpoint, save_checkpoint)
 from tinytorch.core.spatial import Conv2d, Flatten, MaxPool2d
@@ -106,3 +106,16 @@ def test_cnn_needs_far_fewer_parameters_than_a_dense_layer_on_the_same_images():
     # Both map a 1x8x8 image to 8 feature maps of 8x8; the convolution shares one 3x3 kernel per map.
     assert conv(Tensor(np.zeros((2, 1, 8, 8), dtype=np.float32))).shape == (2, 8, 8, 8)
     assert conv.num_parameters() == 80 and dense.num_parameters() == 33_280
+
+
+def test_cnn_layers_compute_before_autograd_is_enabled():
+    completed = run_fresh_python(
+        "import numpy as np\n"
+        "from tinytorch import AvgPool2d, Conv2d, Flatten, MaxPool2d, Tensor, is_autograd_enabled\n"
+        "assert not is_autograd_enabled()\n"
+        "x = Tensor(np.ones((2, 1, 8, 8), dtype=np.float32))\n"
+        "out = Flatten()(AvgPool2d(2)(MaxPool2d(2)(Conv2d(1, 3, 3, padding=1, seed=0)(x))))\n"
+        "print(out.shape)\n"
+    )
+    assert completed.returncode == 0, f"the CNN layers fail before enable_autograd():\n{completed.stderr[-1500:]}"
+    assert completed.stdout.strip() == "(2, 12)"

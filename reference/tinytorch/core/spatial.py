@@ -27,7 +27,7 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from tinytorch.core.autograd import Function, is_autograd_enabled
+from tinytorch.core.autograd import Function
 from tinytorch.core.layers import Module, Parameter
 from tinytorch.core.tensor import Tensor
 
@@ -545,11 +545,10 @@ class Conv2d(Module):
             )
         conv2d_output_shape(x.shape[2:], self.kernel_size, self.stride, self.padding)  # raises if it does not fit
         bias = self.bias if self.bias is not None else np.zeros(self.out_channels, dtype=self.weight.dtype)
-        if not is_autograd_enabled():
-            ctx = type("Context", (), {})()
-            bias_array = bias.data if isinstance(bias, Tensor) else bias
-            return Tensor(Conv2dFunction.forward(ctx, x.data, self.weight.data, bias_array, self.stride, self.padding))
-        return Conv2dFunction.apply(x, self.weight, bias, self.stride, self.padding, bool(x.requires_grad))
+        # Skip the input's gradient when nothing needs it (the first layer's images). Tensors only
+        # have requires_grad once autograd is enabled; before that nothing is recorded anyway.
+        needs_input_grad = bool(getattr(x, "requires_grad", False))
+        return Conv2dFunction.apply(x, self.weight, bias, self.stride, self.padding, needs_input_grad)
         ### END SOLUTION
 
     def __repr__(self) -> str:
@@ -749,8 +748,6 @@ def _pool(x: Tensor, kernel: tuple, stride: tuple, function, owner: str) -> Tens
     if k_h > x.shape[2] or k_w > x.shape[3]:
         raise ValueError(f"{owner}: window {k_h}x{k_w} does not fit in the input {x.shape[2]}x{x.shape[3]} "
                          f"(input shape {x.shape}): expected kernel_size <= H and W")
-    if not is_autograd_enabled():
-        return Tensor(function.forward(type("Context", (), {})(), x.data, k_h, k_w, s_h, s_w))
     return function.apply(x, k_h, k_w, s_h, s_w)
     ### END SOLUTION
 

@@ -32,7 +32,7 @@ import math
 
 import numpy as np
 
-from tinytorch.core.autograd import Function, _unbroadcast, is_autograd_enabled
+from tinytorch.core.autograd import Function, _unbroadcast
 from tinytorch.core.layers import Linear, Module
 from tinytorch.core.tensor import Tensor
 

@@ -28,7 +28,7 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from tinytorch.core.autograd import Function, is_autograd_enabled
+from tinytorch.core.autograd import Function
 from tinytorch.core.layers import Module, Parameter
 from tinytorch.core.tensor import Tensor
 
