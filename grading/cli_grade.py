@@ -38,11 +38,21 @@ def options_from(args: argparse.Namespace, curriculum: curriculum_module.Curricu
                         modules=modules, jobs=args.jobs, work_dir=Path(args.work_dir) if args.work_dir else None)
 
 
+def progress_line(result, done: int, total: int) -> str:
+    """One line per finished run, e.g. `[ 3/27] m06 isolated    61/61 passed  8.1s`."""
+    plan = result.plan
+    runner_id, mode = plan.run_id.rsplit("-", 1)
+    outcome = result.problem[:80] if result.problem else f"{result.passed()}/{len(result.results)} passed"
+    return f"[{done:>2}/{total}] {runner_id:<11} {mode:<10} {outcome}  {result.duration:.1f}s"
+
+
 def run(args: argparse.Namespace) -> int:
     curriculum = curriculum_module.load()
     out = Path(args.out) if args.out else Path("build") / "report.json"
+    progress = Console(stderr=True, highlight=False)
     try:
         options = options_from(args, curriculum)
+        options.on_run_done = lambda result, done, total: progress.print(progress_line(result, done, total))
         grading = grade(options, curriculum)
     except GradeError as error:
         print(f"kata grade: {error}", file=sys.stderr)

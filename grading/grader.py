@@ -14,7 +14,8 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,7 @@ class GradeOptions:
     jobs: int = 2
     work_dir: Path | None = None  # kept for inspection when given; a temporary directory otherwise
     settings: GradingSettings | None = None  # limits and weights; default: the manifest's [grading] table
+    on_run_done: Callable[[RunResult, int, int], None] | None = None  # progress: (result, done, total)
 
 
 @dataclass
@@ -142,8 +144,12 @@ def _grade_in(root: Path, options: GradeOptions, curriculum: Curriculum, submiss
     with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
         # Longest first: the slowest suites start early, so the parallel jobs finish together.
         ordered = sorted(plans, key=lambda p: -len(p.entries))
-        for result in pool.map(lambda plan: runner.execute(plan, workspace, canary, settings), ordered):
+        futures = [pool.submit(runner.execute, plan, workspace, canary, settings) for plan in ordered]
+        for done, future in enumerate(as_completed(futures), start=1):
+            result = future.result()
             grading.runs[result.plan.run_id] = result
+            if options.on_run_done:
+                options.on_run_done(result, done, len(futures))
     grading.durations["tests"] = time.monotonic() - mark
     grading.durations["total"] = time.monotonic() - started
     return grading

@@ -8,6 +8,7 @@ crashes the grader, loses only what it broke, and is told why in the report.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -260,6 +261,7 @@ def test_cli_writes_a_valid_report_and_exits_0_even_for_a_zero_grade(tmp_path):
     report_module.validate(written)
     assert written["score"] == 0 and written["max_score"] == 10
     assert completed.stdout.startswith("## TinyTorch grade: 0 / 10")
+    assert re.search(r"\[ ?\d/2\] m07 +isolated +0/25 passed", completed.stderr), "one progress line per run"
 
 
 # ---------------------------------------------------------------- policy
