@@ -152,9 +152,18 @@ def _exception_name(message: str) -> str:
     return match.group(1) if match else ""
 
 
+_HIDDEN_PATH = re.compile(r"hidden_tests/[\w/.\[\]:-]*")
+
+
 def _message(result: TestResult, hidden: bool) -> str:
     """What the student is told. For hidden tests: the grader's own explanations, or what the
-    student's code raised (when the failure happened inside their file); never the test's assertion."""
+    student's code raised (when the failure happened inside their file); never the test's assertion,
+    name or file."""
+    text = _explain(result, hidden)
+    return _HIDDEN_PATH.sub("a hidden test file", text) if hidden else text
+
+
+def _explain(result: TestResult, hidden: bool) -> str:
     if result.outcome == "passed":
         return ""
     if result.timed_out:

@@ -64,7 +64,10 @@ class RunPlan:
 
     @property
     def files(self) -> list[str]:
-        return sorted({entry.path for entry in self.entries})
+        """The test files, visible spec first (a student reads those failures first), then hidden."""
+        suite_order = list(SUITES.values())
+        return sorted({entry.path for entry in self.entries},
+                      key=lambda path: (suite_order.index(TestEntry("", (), 1.0, path, 0).suite), path))
 
 
 @dataclass
@@ -217,7 +220,8 @@ def _run_problem(observed: dict[str, _Observed], canary: Canary, session_ended: 
 
 
 def _display(nodeid: str) -> str:
-    return nodeid.split("::", 1)[-1] if nodeid.startswith("hidden_tests/") else nodeid
+    """How a run-level message names a test: hidden tests stay anonymous."""
+    return "a hidden check" if nodeid.startswith("hidden_tests/") else nodeid.removeprefix("spec/")
 
 
 def _call_outcome(seen: _Observed | None) -> str:

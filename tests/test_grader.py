@@ -171,6 +171,27 @@ def test_infinite_loop_in_a_function_times_out_per_test_then_the_rest_is_skipped
     assert m07["duration"] < 30, "a hanging submission costs seconds, not the wall-clock limit"
 
 
+def test_a_run_killed_by_the_wall_clock_still_reports_every_test_it_owned(tmp_path):
+    slow_tests = replace(FAST, test_timeout=60, run_timeout=8)  # the wall clock fires first
+    report = graded(_with_sgd(tmp_path, "while True:\n    pass"), settings=slow_tests)
+    m07 = runner(report, "m07")
+    reference_ids = [t["nodeid"] for t in runner(graded(REPO_ROOT / "reference"), "m07")["tests"]]
+    assert [t["nodeid"] for t in m07["tests"]] == reference_ids, "one entry per owned test, killed or not"
+    assert m07["status"] == "error" and m07["score"] == 0
+    assert "time limit" in m07["message"] and "during test_07_optimizers.py::test_" in m07["message"], \
+        "visible tests run first, and the message names the one that was running"
+    assert {t["outcome"] for t in m07["tests"]} <= {"error", "not-run"}
+
+
+def test_a_hidden_test_that_ends_the_process_is_not_named(tmp_path, without_policy_scan):
+    # lr 1.0 with momentum 0.5 occurs only in a hidden test: make exactly that call exit.
+    exit_there = "import os\nif self.lr == 1.0 and self.momentum == 0.5:\n    getattr(os, '_ex' + 'it')(0)"
+    report = graded(_with_sgd(tmp_path, exit_there))
+    message = runner(report, "m07")["message"]
+    assert "during a hidden check" in message, message
+    assert "hidden_tests" not in json.dumps(report) and "test_momentum" not in json.dumps(report)
+
+
 def test_memory_bomb_in_a_function_fails_that_test_only(tmp_path):
     m07 = runner(graded(_with_sgd(tmp_path, "import numpy\nnumpy.ones(4 * 1024 ** 3 // 8 + 1)")), "m07")
     assert m07["status"] == "fail" and 0 < m07["score"] < 10
@@ -348,3 +369,13 @@ def test_misuse_exits_2_with_one_line(tmp_path, case):
 def test_grade_error_for_a_selection_without_tests():
     with pytest.raises(GradeError, match="has no tinytorch/"):
         grade(GradeOptions(submission=REPO_ROOT, tests_root=REPO_ROOT, reference=None, hidden=None), COURSE)
+
+
+def test_hidden_test_paths_never_reach_a_message():
+    from grading.runner import TestEntry, TestResult
+
+    path = "hidden_tests/unit/test_07_optimizers_hidden.py"
+    entry = TestEntry(f"{path}::test_secret_case", (7,), 1.0, path, 3)
+    collection_error = TestResult(entry, "not-run", f"could not be collected: {path}:5: in <module>: ImportError: x")
+    message = report_module._message(collection_error, hidden=True)
+    assert "hidden_tests" not in message and "test_secret_case" not in message and "ImportError: x" in message
