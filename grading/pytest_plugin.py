@@ -12,11 +12,13 @@ itself; the runner checks the canary tests it injects (see grading/runner.py).
 from __future__ import annotations
 
 import json
+import signal
 import time
 
 import pytest
 
 MESSAGE_LIMIT = 2000
+REPEAT_SECONDS = 1.0  # after a test's deadline, the timeout alarm fires again this often
 
 
 class Journal:
@@ -43,7 +45,7 @@ class Journal:
 
 
 # One graded run is one pytest session in one process; several hooks receive no config object.
-_ACTIVE: dict = {"journal": None}
+_ACTIVE: dict = {"journal": None, "test_code_running": False}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -114,6 +116,45 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     journal = _ACTIVE["journal"]
     if journal and item.nodeid not in journal.always_run and (reason := journal.reason_to_skip()):
         pytest.skip(reason)
+    _ACTIVE["test_code_running"] = True
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    _ACTIVE["test_code_running"] = True
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> None:
+    # pytest makes a report right after each phase: from here on only pytest's own code runs.
+    _ACTIVE["test_code_running"] = False
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings):
+    """pytest-timeout's signal method, with an alarm that repeats after the deadline.
+
+    pytest-timeout's own alarm fires once. Hypothesis catches that failure and then replays the
+    failing example to report it: an infinite loop there would hang until the wall-clock limit
+    kills the whole run. Repeating the alarm every REPEAT_SECONDS interrupts the replay too. It only
+    raises while a test's setup or call runs: an exception raised while pytest tears fixtures down or
+    writes the report would corrupt pytest's own state for every later test.
+    """
+    if settings.method != "signal":
+        return None  # pytest-timeout's default implementation handles the thread method
+
+    def handler(signum, frame):
+        if _ACTIVE["test_code_running"]:
+            pytest.fail(f"Timeout (>{settings.timeout:.1f}s) from pytest-timeout.")
+
+    def cancel():
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+
+    item.cancel_timeout = cancel
+    signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, settings.timeout, REPEAT_SECONDS)
+    return True
 
 
 def pytest_runtest_logfinish(nodeid: str) -> None:

@@ -161,9 +161,12 @@ def _with_sgd(tmp_path: Path, body: str) -> Path:
 
 def test_infinite_loop_in_a_function_times_out_per_test_then_the_rest_is_skipped_fast(tmp_path):
     m07 = runner(graded(_with_sgd(tmp_path, "while True:\n    pass")), "m07")
+    # The first test to hang is a Hypothesis property: Hypothesis replays a failing example, and the
+    # replay must be interrupted too, or the whole run would wait for the wall-clock limit.
+    assert m07["tests"][0]["nodeid"].endswith("test_sgd_follows_its_equations") and m07["tests"][0]["timed_out"]
     assert m07["status"] == "fail", "per-test timeouts are recorded failures; the run itself completes"
     timed_out = [t for t in m07["tests"] if t["timed_out"]]
-    assert len(timed_out) == FAST.stop_after_timeouts
+    assert len(timed_out) >= FAST.stop_after_timeouts
     assert all("ran out of time" in t["message"] for t in timed_out if t["suite"] == "visible")
     not_run = [t for t in m07["tests"] if t["outcome"] == "not-run"]
     assert not_run and all(t["message"] == f"not run: {FAST.stop_after_timeouts} tests in a row ran out of time "
