@@ -104,9 +104,7 @@ def grade(options: GradeOptions, curriculum: Curriculum) -> Grading:
 def _grade_in(root: Path, options: GradeOptions, curriculum: Curriculum, submission: Path,
               reference: Path | None, hidden: Path | None, started: float) -> Grading:
     workspace = Workspace(root)
-    manifest = Path(curriculum.source)
-    workspace.install_tests(options.tests_root, hidden, manifest)
-    canary = workspace.write_canary()
+    workspace.install_tests(options.tests_root, hidden, Path(curriculum.source))
     graded = _modules_with_tests(workspace, curriculum, options.modules)
     settings = options.settings or curriculum.grading
     grading = Grading(options, curriculum, settings, submission, fingerprint(submission / curriculum.package),
@@ -117,30 +115,50 @@ def _grade_in(root: Path, options: GradeOptions, curriculum: Curriculum, submiss
     if reference is None:
         grading.notices.append("no reference solution available: unit suites ran on the whole submission "
                                "(integrated mode), so a bug in an early module also costs later modules")
-
-    integrated = workspace.integrated_package(submission, curriculum.package)
     grading.violations = policy.scan(submission, curriculum)
+    variants = _package_variants(workspace, submission, reference, graded, curriculum.package)
+    inventory = _timed(grading, "inventory", _inventory, workspace, variants, reference, graded, settings, curriculum)
+    probes = _timed(grading, "probes", _probe_all, workspace, variants, settings, options.jobs)
+    plans = _plans(grading, inventory, variants, probes, reference is not None, submission)
+    _timed(grading, "tests", _run_all, grading, plans, workspace, settings)
+    grading.durations["total"] = time.monotonic() - started
+    return grading
 
-    trusted = reference if reference is not None else integrated
-    files = _test_files(workspace, graded)
-    mark = time.monotonic()
-    inventory, collection_errors = runner.collect_inventory(workspace, trusted, files, settings)
-    grading.durations["inventory"] = time.monotonic() - mark
-    if collection_errors and trusted is reference:
-        raise GradeError(f"the tests do not collect against the reference: {next(iter(collection_errors.values()))[:300]}")
-    inventory += _placeholders(inventory, files, curriculum)
 
+def _timed(grading: Grading, step: str, function, *args):
+    """Run one step of the grade and record how long it took (reported in report.json)."""
     mark = time.monotonic()
-    variants = {"integrated": (integrated, [m.path for m in graded])}
+    result = function(*args)
+    grading.durations[step] = time.monotonic() - mark
+    return result
+
+
+def _package_variants(workspace: Workspace, submission: Path, reference: Path | None, graded: list[Module],
+                      package: str) -> dict[str, tuple[Path, list[str]]]:
+    """{variant name: (package root, dotted modules to probe)}: the student's whole package, and
+    with a reference one isolated package per graded module."""
+    variants = {"integrated": (workspace.integrated_package(submission, package), [m.path for m in graded])}
     if reference is not None:
         for module in graded:
             variants[f"isolated-{module.label}"] = (
-                workspace.isolated_package(reference, submission, module, curriculum.package), [module.path])
-    probes = _probe_all(workspace, variants, settings, options.jobs)
-    grading.durations["probes"] = time.monotonic() - mark
+                workspace.isolated_package(reference, submission, module, package), [module.path])
+    return variants
 
-    plans = _plans(grading, workspace, inventory, variants, probes, reference is not None, submission)
-    mark = time.monotonic()
+
+def _inventory(workspace: Workspace, variants: dict, reference: Path | None, graded: list[Module],
+               settings: GradingSettings, curriculum: Curriculum) -> list[TestEntry]:
+    """Every test to expect, collected against a package that imports (the reference when there is one)."""
+    trusted = reference if reference is not None else variants["integrated"][0]
+    files = _test_files(workspace, graded)
+    inventory, collection_errors = runner.collect_inventory(workspace, trusted, files, settings)
+    if collection_errors and reference is not None:
+        raise GradeError(f"the tests do not collect against the reference: {next(iter(collection_errors.values()))[:300]}")
+    return inventory + _placeholders(inventory, files, curriculum)
+
+
+def _run_all(grading: Grading, plans: list[RunPlan], workspace: Workspace, settings: GradingSettings) -> None:
+    canary = workspace.write_canary()
+    options = grading.options
     with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
         # Longest first: the slowest suites start early, so the parallel jobs finish together.
         ordered = sorted(plans, key=lambda p: -len(p.entries))
@@ -150,9 +168,6 @@ def _grade_in(root: Path, options: GradeOptions, curriculum: Curriculum, submiss
             grading.runs[result.plan.run_id] = result
             if options.on_run_done:
                 options.on_run_done(result, done, len(futures))
-    grading.durations["tests"] = time.monotonic() - mark
-    grading.durations["total"] = time.monotonic() - started
-    return grading
 
 
 # ---------------------------------------------------------------- what to grade
@@ -236,8 +251,8 @@ def _import_problem(probe: dict, names: list[str], package: Path, curriculum: Cu
 
 
 # ---------------------------------------------------------------- plans
-def _plans(grading: Grading, workspace: Workspace, inventory: list[TestEntry], variants: dict, probes: dict,
-           isolated: bool, submission: Path) -> list[RunPlan]:
+def _plans(grading: Grading, inventory: list[TestEntry], variants: dict, probes: dict, isolated: bool,
+           submission: Path) -> list[RunPlan]:
     curriculum = grading.curriculum
     selected = {m.number for m in grading.modules}
     student_all = frozenset(f"{curriculum.package}/{p.as_posix()}" for p in python_files(submission / curriculum.package))

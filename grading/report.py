@@ -25,8 +25,8 @@ from grading.runner import RunResult, TestResult
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "report.schema.json"
 SCHEMA_ID = "tinytorch-kata/grade-report"
 SCHEMA_VERSION = 1
-SUITE_RUNNERS = (("integration", "integration", "Integration", "integration_points"),
-                 ("milestones", "milestone", "Milestones", "milestone_points"))
+# Cross-module suites, each one Classroom runner: (runner id, title, weight in [grading]).
+SUITE_RUNNERS = (("integration", "Integration", "integration_points"), ("milestones", "Milestones", "milestone_points"))
 HIDDEN_LABEL = {"hidden": "hidden check", "integration": "integration check", "milestone": "milestone check"}
 
 
@@ -46,7 +46,7 @@ def build(grading: Grading) -> dict:
             runner["views"]["isolated"] = _view(isolated)
         runner["duration"] = round(sum(r.duration for r in (isolated, integrated) if r), 3)
         runners.append(runner)
-    for runner_id, _suite, title, weight_key in SUITE_RUNNERS:
+    for runner_id, title, weight_key in SUITE_RUNNERS:
         run = grading.runs.get(f"{runner_id}-integrated")
         if run is not None:
             runner = _runner(runner_id, runner_id, title, getattr(settings, weight_key), run, settings.score_quantum)

@@ -18,7 +18,6 @@ from grading.curriculum import GradingSettings
 from grading.pytest_plugin import is_timeout
 from grading.workspace import Canary, Workspace
 
-MIB = 1024 * 1024
 TAMPERED = ("the grader's control tests came back wrong or its results file was written by something else: the "
             "submission interfered with the test framework, so this run was discarded (tampering)")
 SUITES = {"spec": "visible", "hidden_tests/unit": "hidden", "hidden_tests/integration": "integration",
@@ -77,7 +76,6 @@ class RunResult:
     problem: str = ""  # why the whole run is untrusted or could not run ("" when fine)
     duration: float = 0.0
     output_tail: str = ""
-    counts: dict = field(default_factory=dict)
 
     def passed(self) -> int:
         return sum(r.outcome == "passed" for r in self.results)
@@ -107,8 +105,8 @@ def subprocess_env(workspace: Workspace) -> dict[str, str]:
 
 
 def limits(settings: GradingSettings, wall_seconds: float) -> sandbox.Limits:
-    return sandbox.Limits(wall_seconds=wall_seconds, memory_bytes=settings.memory_limit_mib * MIB,
-                          file_bytes=settings.output_limit_mib * MIB)
+    return sandbox.Limits(wall_seconds=wall_seconds, memory_bytes=settings.memory_limit_mib * sandbox.MIB,
+                          file_bytes=settings.output_limit_mib * sandbox.MIB)
 
 
 def collect_inventory(workspace: Workspace, package: Path, files: list[str],
