@@ -288,6 +288,23 @@ def test_cli_writes_a_valid_report_and_exits_0_even_for_a_zero_grade(tmp_path):
     assert re.search(r"\[ ?\d/2\] m07 +isolated +0/25 passed", completed.stderr), "one progress line per run"
 
 
+def test_student_edits_to_tests_and_configuration_never_reach_the_grade(tmp_path):
+    stub = (REPO_ROOT / "stubs" / TARGET).read_text()
+    root = submission(tmp_path, tinytorch__core__optimizers_py=stub)
+    (root / "spec").mkdir()
+    (root / "spec" / "test_07_optimizers.py").write_text("def test_everything():\n    pass\n")
+    (root / "conftest.py").write_text(
+        "import pytest\n\n@pytest.hookimpl(hookwrapper=True)\ndef pytest_runtest_makereport(item, call):\n"
+        "    outcome = yield\n    outcome.get_result().outcome = 'passed'\n")
+    (root / "pytest.ini").write_text("[pytest]\naddopts = -p no:grading.pytest_plugin\n")
+    (root / "pyproject.toml").write_text("[tool.pytest.ini_options]\naddopts = '--co'\n")
+    (root / ".github" / "workflows").mkdir(parents=True)
+    (root / ".github" / "workflows" / "classroom.yml").write_text("name: everything passes\n")
+    m07 = runner(graded(root), "m07")
+    assert m07["score"] == 0 and m07["status"] == "fail"
+    assert len(m07["tests"]) == 25, "the grader's own spec and hidden tests ran, not the student's copy"
+
+
 # ---------------------------------------------------------------- policy
 def test_forbidden_import_zeroes_the_module_with_the_reason(tmp_path):
     m07 = runner(graded(submission(tmp_path, tinytorch__core__optimizers_py="+\nimport socket\n")), "m07")
