@@ -86,9 +86,9 @@ def run_regrade(args: argparse.Namespace) -> int:
     console = Console()
     try:
         shard = regrade.parse_shard(args.shard)
-        args.jobs, jobs = 1, args.jobs  # each student is graded with one test process; students run in parallel
-        base = options_from(args, curriculum)
-        rows = regrade.regrade(Path(args.roster), Path(args.out), base, curriculum, jobs, shard, args.force, console)
+        base = options_from(args, curriculum)  # --jobs: students at a time, each graded with one process
+        rows = regrade.regrade(Path(args.roster), Path(args.out), base, curriculum, args.jobs, shard, args.force,
+                               console)
     except (GradeError, ValueError) as error:
         print(f"kata regrade: {error}", file=sys.stderr)
         return 2

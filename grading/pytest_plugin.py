@@ -16,6 +16,7 @@ import signal
 import time
 
 import pytest
+import pytest_timeout
 
 MESSAGE_LIMIT = 2000
 REPEAT_SECONDS = 1.0  # after a test's deadline, the timeout alarm fires again this often
@@ -145,7 +146,7 @@ def pytest_timeout_set_timer(item: pytest.Item, settings):
 
     def handler(signum, frame):
         if _ACTIVE["test_code_running"]:
-            pytest.fail(f"Timeout (>{settings.timeout:.1f}s) from pytest-timeout.")
+            pytest.fail(pytest_timeout.PYTEST_FAILURE_MESSAGE % settings.timeout)
 
     def cancel():
         signal.setitimer(signal.ITIMER_REAL, 0)

@@ -51,15 +51,18 @@ def students(roster: Path, shard: tuple[int, int] = (1, 1)) -> list[Path]:
     return every[index - 1 :: count]
 
 
-def _up_to_date(report_path: Path, student_dir: Path, package: str, modules: list[int] | None) -> dict | None:
+def _up_to_date(report_path: Path, student_dir: Path, package: str, modules: list[int] | None,
+                tests: str) -> dict | None:
     """The existing report when it was made from this exact submission, tests and selection."""
     try:
         existing = json.loads(report_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    grader = existing.get("grader", {})
     same_code = existing.get("submission", {}).get("fingerprint") == fingerprint(student_dir / package)
-    same_modules = modules is None or existing.get("grader", {}).get("modules") == modules
-    return existing if same_code and same_modules else None
+    same_tests = grader.get("tests_fingerprint") == tests
+    same_modules = modules is None or grader.get("modules") == modules
+    return existing if same_code and same_tests and same_modules else None
 
 
 def row_from_report(student: str, report: dict, report_path: str) -> dict:
@@ -86,8 +89,9 @@ def regrade(roster: Path, out: Path, base: GradeOptions, curriculum: Curriculum,
         report_path = reports_dir / f"{student_dir.name}.json"
         relative = report_path.relative_to(out).as_posix()
         started = time.monotonic()
-        existing = None if force else _up_to_date(report_path, student_dir, curriculum.package, base.modules)
-        if existing is not None and existing.get("grader", {}).get("tests_fingerprint") == current_tests:
+        existing = None if force else _up_to_date(report_path, student_dir, curriculum.package, base.modules,
+                                                  current_tests)
+        if existing is not None:
             return row_from_report(student_dir.name, existing, relative), "up to date"
         try:
             grading = grade(replace(base, submission=student_dir, jobs=1), curriculum)

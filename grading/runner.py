@@ -75,7 +75,6 @@ class RunResult:
     results: list[TestResult]
     problem: str = ""  # why the whole run is untrusted or could not run ("" when fine)
     duration: float = 0.0
-    output_tail: str = ""
 
     def passed(self) -> int:
         return sum(r.outcome == "passed" for r in self.results)
@@ -138,7 +137,7 @@ def execute(plan: RunPlan, workspace: Workspace, canary: Canary, settings: Gradi
     outcome = sandbox.run(command, cwd=workspace.root, env=subprocess_env(workspace),
                           limits=limits(settings, settings.run_timeout), output_path=folder / "output.txt")
     result = read_journal(plan, journal, canary, outcome, workspace.root)
-    result.duration, result.output_tail = outcome.duration, outcome.output_tail
+    result.duration = outcome.duration
     return result
 
 

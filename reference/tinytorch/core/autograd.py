@@ -53,9 +53,7 @@ def _unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
 
 
 def _record(result: Tensor, parents: tuple, backward_fn) -> Tensor:
-    """Attach graph information to `result` when autograd is enabled, recording is on (not inside
-    no_grad()) and a parent requires grad. Before enable_autograd() there is nothing to record, so
-    registered Functions work as plain array operations.
+    """Attach graph information to `result` when recording is on and a parent requires grad.
 
     Args:
         result (Tensor): the freshly computed output.
@@ -69,7 +67,7 @@ def _record(result: Tensor, parents: tuple, backward_fn) -> Tensor:
         >>> out = _record(Tensor([1.0]), (), lambda g: ())
     """
     ### BEGIN SOLUTION
-    if not (_STATE["recording"] and _STATE["enabled"]):
+    if not _STATE["recording"]:
         return result
     for parent in parents:
         if isinstance(parent, Tensor) and parent.requires_grad:
@@ -589,7 +587,9 @@ class Function:
             grads = cls.backward(ctx, grad)
             return tuple(grads) if isinstance(grads, (tuple, list)) else (grads,)
 
-        return _record(out, inputs, backward_fn)
+        # Before enable_autograd() tensors have no requires_grad and nothing is recorded: a
+        # registered Function is then a plain array operation.
+        return _record(out, inputs, backward_fn) if _STATE["enabled"] else out
         ### END SOLUTION
 
 

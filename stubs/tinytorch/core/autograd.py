@@ -42,9 +42,7 @@ def _unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
 
 
 def _record(result: Tensor, parents: tuple, backward_fn) -> Tensor:
-    """Attach graph information to `result` when autograd is enabled, recording is on (not inside
-    no_grad()) and a parent requires grad. Before enable_autograd() there is nothing to record, so
-    registered Functions work as plain array operations.
+    """Attach graph information to `result` when recording is on and a parent requires grad.
 
     Args:
         result (Tensor): the freshly computed output.
