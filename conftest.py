@@ -6,7 +6,9 @@ It lives at the repository root so that one copy serves every test root:
   * registers the `module(n, ...)` and `points(n)` markers plus one `mNN` marker per module,
     so `pytest spec -m m06` selects a module; `--modules 1-3,6` does the same by number;
   * registers the Hypothesis profiles `dev` (students) and `grading` (reproducible scores);
-  * gives each test a NumPy generator seeded from its node id (`rng` fixture).
+  * gives each test a NumPy generator seeded from its node id (`rng` fixture);
+  * records NumPy's comparison functions before the submission is imported and fails a test
+    around which the submission replaced one (`_oracles_untouched`).
 """
 from __future__ import annotations
 
@@ -36,6 +38,13 @@ settings.register_profile(
     # A grade needs pass/fail, not a minimal counterexample: skipping the shrink phase keeps
     # failing submissions as fast to grade as passing ones.
     phases=(Phase.explicit, Phase.generate),
+)
+settings.register_profile(
+    # Maintainers only (`make soak`): many random examples, no example database, so a test that can
+    # fail a correct implementation by chance is found before a student meets it. Pair it with
+    # --hypothesis-seed=N to make a run repeatable.
+    "soak", max_examples=int(os.environ.get("TINYTORCH_SOAK_EXAMPLES", "400")), database=None, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
 )
 settings.load_profile(os.environ.get("TINYTORCH_HYPOTHESIS_PROFILE", "dev"))
 
@@ -101,6 +110,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"m{entry['number']:02d}: tests of module {entry['number']:02d} ({entry['slug']})")
     submission = resolve_submission(config.getoption("--submission"))
     config.stash[SUBMISSION_KEY] = submission
+    config.stash[ORACLES_KEY] = _snapshot_oracles()  # before any submission code runs
     _put_submission_first(submission)
     _import_submission_now()
 
@@ -117,6 +127,49 @@ def _import_submission_now() -> None:
 
 
 SUBMISSION_KEY = pytest.StashKey[Path]()
+ORACLES_KEY = pytest.StashKey[dict]()
+
+# ---------------------------------------------------------------- oracles a submission cannot replace
+# The tests decide equality with NumPy (numpy.testing, np.allclose, ...). A submission that replaced
+# one of those functions could make any comparison pass, so every name in these modules is recorded
+# before the submission is imported and checked around every test.
+ORACLE_MODULES = ("numpy", "numpy.testing", "numpy.testing._private.utils", "math")
+
+
+def _snapshot_oracles() -> dict[str, dict[str, object]]:
+    import numpy.testing  # noqa: F401 -- loads numpy.testing._private.utils too
+
+    modules = set(ORACLE_MODULES) | {np.allclose.__module__, np.isclose.__module__, np.array_equal.__module__}
+    return {name: dict(vars(sys.modules[name])) for name in sorted(modules) if name in sys.modules}
+
+
+def _replaced_oracles(snapshot: dict[str, dict[str, object]]) -> list[str]:
+    """Names whose value changed since the snapshot; each is put back as it was."""
+    changed = []
+    for module_name, original in snapshot.items():
+        namespace = vars(sys.modules[module_name])
+        for name, value in original.items():
+            if namespace.get(name, _MISSING) is not value:
+                changed.append(f"{module_name}.{name}")
+                namespace[name] = value
+    return changed
+
+
+_MISSING = object()
+
+
+@pytest.fixture(autouse=True)
+def _oracles_untouched(request: pytest.FixtureRequest):
+    """Fail a test during which (or before which) the submission replaced a NumPy function the tests
+    compare with; the originals are restored, so later tests compare honestly again."""
+    snapshot = request.config.stash[ORACLES_KEY]
+    before = _replaced_oracles(snapshot)
+    if before:
+        pytest.fail(f"tampering: the submission replaced {', '.join(before[:3])} (functions the tests compare with)")
+    yield
+    after = _replaced_oracles(snapshot)
+    if after:
+        pytest.fail(f"tampering: the submission replaced {', '.join(after[:3])} (functions the tests compare with)")
 
 
 def module_numbers(item: pytest.Item) -> tuple[int, ...]:

@@ -11,11 +11,19 @@ from hypothesis.extra import numpy as hnp
 
 # ---------------------------------------------------------------- reading values out
 def values(tensor) -> np.ndarray:
-    """The NumPy array inside a Tensor, checked to really be an ndarray."""
+    """The NumPy array inside a Tensor, checked to be exactly an ndarray.
+
+    A subclass of ndarray (or any object with its own __eq__ or __array_function__) could claim to
+    equal whatever it is compared with, so only the plain ndarray type is accepted: every oracle
+    comparison then runs NumPy's own code on NumPy's own type.
+    """
     data = getattr(tensor, "data", None)
-    assert isinstance(data, np.ndarray), (
-        f"expected a Tensor whose .data is a NumPy array, got {type(tensor).__name__} with .data of type {type(data).__name__}"
+    assert type(data) is np.ndarray, (
+        f"expected a Tensor whose .data is a numpy.ndarray (exactly that type, not a subclass), got "
+        f"{type(tensor).__name__} with .data of type {type(data).__module__}.{type(data).__qualname__}"
     )
+    assert data.dtype.kind in "biuf", (
+        f"expected .data to hold numbers (a bool, integer or float dtype), got dtype {data.dtype}")
     return data
 
 
@@ -42,6 +50,97 @@ def float_arrays(shape=None, dtype=np.float32, magnitude: float = 1e3, min_dims:
     if shape is None:
         shape = hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=1, max_side=max_side)
     return hnp.arrays(dtype, shape, elements=finite_floats(dtype, magnitude))
+
+
+# ---------------------------------------------------------------- float dtypes and their tolerances
+# Every float-valued operation keeps float32 as float32 and float64 as float64: draw the dtype from
+# here instead of fixing one, so an operation that silently changes it cannot pass.
+float_dtypes = st.sampled_from([np.float32, np.float64])
+
+
+def any_float_arrays(shape=None, **kwargs):
+    """float_arrays whose dtype is drawn from float_dtypes (same keyword arguments, except dtype)."""
+    return float_dtypes.flatmap(lambda dtype: float_arrays(shape, dtype=dtype, **kwargs))
+
+
+def elementwise_tolerance(dtype) -> dict:
+    """assert_allclose tolerances for ONE element-wise float operation computed in `dtype`.
+
+    rtol allows a few ulps with room to spare (float32 eps is 1.2e-7, float64 eps 2.2e-16), so a
+    correct implementation that evaluates the function differently (x*x*x for x**3, or in float64
+    and then rounded) always passes. atol is the smallest normal number: results in the subnormal
+    range keep only absolute, not relative, precision.
+    """
+    dtype = np.dtype(dtype)
+    return dict(rtol=1e-5 if dtype.itemsize <= 4 else 1e-12, atol=float(np.finfo(dtype).tiny))
+
+
+def summation_error_bound(array: np.ndarray, axis=None, keepdims: bool = False) -> np.ndarray:
+    """How far a correct sum of `array` over `axis`, computed in array.dtype, may be from the exact sum.
+
+    Summing n numbers in ANY order (left to right, pairwise as NumPy does, blocked, ...) errs by at
+    most (n - 1) * u * sum(|x|) to first order, with u = eps / 2 (Higham, "Accuracy and Stability
+    of Numerical Algorithms", chapter 4). The bound returned, 2 * n * eps * sum(|x|) plus the
+    smallest normal number, covers that, a float64 oracle's own error, a final rounding or
+    division by n, and subnormals.
+    Heavy cancellation can make the sum tiny while sum(|x|) is large: that is why no rtol relative
+    to the result is used. Returns float64, shaped like the reduction's result.
+    """
+    absolute = np.abs(np.asarray(array, dtype=np.float64))
+    total = absolute.sum(axis=axis, keepdims=keepdims)
+    count = array.size // max(np.size(total), 1)
+    finfo = np.finfo(array.dtype)
+    return 2.0 * count * float(finfo.eps) * total + float(finfo.tiny)
+
+
+def matmul_error_bound(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Like summation_error_bound for a @ b in the operands' dtype: each entry is a sum of k products.
+
+    Returns 2 * k * eps * (|a| @ |b|) + k * (smallest normal number), float64, shaped like a @ b.
+    """
+    k = a.shape[-1]
+    finfo = np.finfo(np.result_type(a, b))
+    magnitude = np.abs(np.asarray(a, dtype=np.float64)) @ np.abs(np.asarray(b, dtype=np.float64))
+    return 2.0 * k * float(finfo.eps) * magnitude + k * float(finfo.tiny)
+
+
+def assert_tensor_within(tensor, expected, bound, *, dtype) -> None:
+    """Assert a Tensor has `dtype`, the shape of `expected`, and |value - expected| <= bound everywhere.
+
+    `expected` is an exact (float64) oracle and `bound` an error bound such as summation_error_bound.
+    """
+    got = values(tensor)
+    expected = np.asarray(expected, dtype=np.float64)
+    assert got.dtype == np.dtype(dtype), f"dtype: expected {np.dtype(dtype)}, got {got.dtype}"
+    assert got.shape == expected.shape, f"shape: expected {expected.shape}, got {got.shape}"
+    error = np.abs(got.astype(np.float64) - expected)
+    bound = np.broadcast_to(np.asarray(bound, dtype=np.float64), expected.shape)
+    outside = ~(error <= bound)  # also catches nan
+    assert not outside.any(), (
+        f"{int(outside.sum())} of {outside.size} values are further from the exact result than rounding in "
+        f"{got.dtype} allows; first at index {tuple(int(i) for i in np.argwhere(outside)[0])}: got "
+        f"{got[outside][0]!r}, expected {expected[outside][0]!r} +- {bound[outside][0]:.3g}"
+    )
+
+
+def assert_close_in_ulps(got: np.ndarray, expected: np.ndarray, dtype, *, ulps: float) -> None:
+    """Assert every element of `got` lies within `ulps` units in the last place of `dtype` from a
+    float64 `expected`: relative precision at every magnitude, down to the subnormals.
+
+    A unit in the last place is the gap between `expected` rounded to `dtype` and the next
+    representable number, so tiny and huge values are held to the same standard.
+    """
+    got = np.asarray(got)
+    assert type(got) is np.ndarray and got.shape == np.shape(expected), (
+        f"expected an array of shape {np.shape(expected)}, got {type(got).__name__} of shape {np.shape(got)}")
+    expected = np.asarray(expected, dtype=np.float64)
+    unit = np.spacing(np.abs(expected).astype(dtype)).astype(np.float64)
+    error = np.abs(got.astype(np.float64) - expected)
+    worst = int(np.argmax(error / unit))
+    assert (error <= ulps * unit).all(), (
+        f"expected values within {ulps} units in the last place of {np.dtype(dtype)}; element {worst} is "
+        f"{got.reshape(-1)[worst]!r} where {expected.reshape(-1)[worst]!r} is right "
+        f"({error.reshape(-1)[worst] / unit.reshape(-1)[worst]:.3g} units off)")
 
 
 # ---------------------------------------------------------------- finite differences

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from spec.support import assert_tensor, float_arrays, values
+from spec.support import assert_close_in_ulps, assert_tensor, float_arrays, values
 from tinytorch.core.activations import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from tinytorch.core.tensor import Tensor
 
@@ -54,6 +54,32 @@ def test_float32_in_float32_out(name, array):
     result = activation()(Tensor(array))
     assert result.dtype == np.float32 and result.shape == array.shape
     np.testing.assert_allclose(values(result), oracle(array), rtol=1e-5, atol=1e-6)
+
+
+@st.composite
+def wide_range_arrays(draw, dtype, low_exponent=-30, high_exponent=4):
+    """Values from 10**low_exponent to 10**high_exponent in magnitude (log-uniform), either sign,
+    mixed with the awkward ones: +0, -0 and subnormals (numbers below the smallest normal float)."""
+    tiny = float(np.finfo(dtype).smallest_subnormal)
+    magnitude = st.floats(low_exponent, high_exponent).map(lambda e: 10.0 ** e)
+    special = st.sampled_from([0.0, tiny, 3 * tiny, float(np.finfo(dtype).smallest_normal) / 4])
+    signed = st.tuples(st.one_of(magnitude, special), st.sampled_from([1.0, -1.0])).map(lambda ms: ms[0] * ms[1])
+    return np.array(draw(st.lists(signed, min_size=1, max_size=12)), dtype=dtype)
+
+
+@pytest.mark.points(2)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@given(data=st.data())
+def test_tanh_keeps_full_relative_precision_from_1e_minus_30_to_1e4(dtype, data):
+    # Near 0 tanh(x) ~ x: formulas such as 2 * sigmoid(2x) - 1 or (1 - e^-2x) / (1 + e^-2x) cancel
+    # there and return 0 for x = 1e-8. The result must be within a few units in the last place.
+    array = data.draw(wide_range_arrays(dtype))
+    result = Tanh()(Tensor(array))
+    assert result.dtype == dtype, f"dtype: expected {np.dtype(dtype)}, got {result.dtype}"
+    assert_close_in_ulps(values(result), np.tanh(array.astype(np.float64)), dtype, ulps=4)
+    zeros = array == 0
+    np.testing.assert_array_equal(np.signbit(values(result)[zeros]), np.signbit(array[zeros]),
+                                  err_msg="tanh(+0) must be +0 and tanh(-0) must be -0")
 
 
 @pytest.mark.points(2)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from spec.support import assert_tensor, float_arrays, values
+from spec.support import assert_tensor, assert_tensor_within, float_arrays, float_dtypes, matmul_error_bound, values
 from tinytorch.core.activations import ReLU
 from tinytorch.core.layers import Dropout, Linear, Module, Parameter, Sequential, activation_bytes, memory_report
 from tinytorch.core.tensor import Tensor
@@ -19,12 +19,17 @@ FEATURES = st.integers(1, 8)
 
 
 @pytest.mark.points(3)
-@given(n_in=FEATURES, n_out=FEATURES, batch=st.integers(1, 5), data=st.data())
-def test_linear_is_x_times_weight_plus_bias(n_in, n_out, batch, data):
+@given(n_in=FEATURES, n_out=FEATURES, batch=st.integers(1, 5), dtype=float_dtypes, data=st.data())
+def test_linear_is_x_times_weight_plus_bias(n_in, n_out, batch, dtype, data):
     layer = Linear(n_in, n_out, seed=0)
-    x = data.draw(float_arrays((batch, n_in), dtype=np.float64, magnitude=10))
-    expected = x @ values(layer.weight).astype(np.float64) + values(layer.bias)
-    assert_tensor(layer(Tensor(x)), expected, rtol=1e-6, atol=1e-9)
+    layer.bias.data = data.draw(float_arrays((n_out,), dtype=np.float32, magnitude=1))  # a bias that is not 0
+    x = data.draw(float_arrays((batch, n_in), dtype=dtype, magnitude=10))
+    weight, bias = values(layer.weight), values(layer.bias)
+    expected = x.astype(np.float64) @ weight.astype(np.float64) + bias
+    # float32 parameters: float32 inputs stay float32, float64 inputs are computed in float64 (NumPy's
+    # promotion); either way within the rounding of an n_in-term dot product plus one addition.
+    bound = matmul_error_bound(x, weight) + np.finfo(dtype).eps * (np.abs(expected) + np.abs(bias))
+    assert_tensor_within(layer(Tensor(x)), expected, bound, dtype=dtype)
 
 
 @given(n_in=FEATURES, n_out=FEATURES)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from spec.support import assert_tensor, float_arrays, values
+from spec.support import assert_close_in_ulps, assert_tensor, float_arrays, values
 from tinytorch.core.losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from tinytorch.core.tensor import Tensor
 
@@ -108,6 +108,23 @@ def test_bce_with_logits_matches_stable_oracle(case):
     logits, targets = case
     expected = np.maximum(logits, 0) - logits * targets + np.log1p(np.exp(-np.abs(logits)))
     assert_tensor(BCEWithLogitsLoss(reduction="none")(Tensor(logits), Tensor(targets)), expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.points(2)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@given(exponents=st.lists(st.floats(-3, 2), min_size=1, max_size=10), data=st.data())
+def test_bce_with_logits_keeps_relative_precision_of_tiny_losses(dtype, exponents, data):
+    # A confident right answer (x = 20, y = 1) costs log1p(e^-20) = 2.06e-9; computing log(1 + e^-20)
+    # rounds 1 + 2.06e-9 to 1 and returns 0. Every loss, tiny or not, must keep its relative precision.
+    signs = data.draw(st.lists(st.sampled_from([-1.0, 1.0]), min_size=len(exponents), max_size=len(exponents)))
+    logits = (np.array(signs) * 10.0 ** np.array(exponents)).astype(dtype)  # |x| from 0.001 to 100
+    targets = np.array(data.draw(st.lists(st.sampled_from([0.0, 1.0]), min_size=len(exponents),
+                                          max_size=len(exponents))), dtype=dtype)
+    x = logits.astype(np.float64)
+    expected = np.maximum(x, 0) - x * targets + np.log1p(np.exp(-np.abs(x)))
+    got = values(BCEWithLogitsLoss(reduction="none")(Tensor(logits), Tensor(targets)))
+    assert got.dtype == dtype, f"dtype: expected {np.dtype(dtype)}, got {got.dtype}"
+    assert_close_in_ulps(got, expected, dtype, ulps=8)
 
 
 @given(binary(magnitude=15))

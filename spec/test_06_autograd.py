@@ -11,9 +11,11 @@ import pytest
 from hypothesis import given, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from spec.support import assert_tensor, check_gradients, float_arrays, run_fresh_python, values
+from spec.support import assert_close_in_ulps, assert_tensor, check_gradients, float_arrays, run_fresh_python, values
+from tinytorch.core.activations import Tanh
 from tinytorch.core.autograd import Function, enable_autograd, gradient_bytes, graph_size, is_autograd_enabled, no_grad
 from tinytorch.core.layers import Linear, Parameter
+from tinytorch.core.losses import BCELoss
 from tinytorch.core.tensor import Tensor
 
 pytestmark = pytest.mark.module(6)
@@ -66,11 +68,54 @@ def test_power_with_tensor_exponent_and_reflected_power(data):
 
 
 @pytest.mark.points(2)
-@pytest.mark.parametrize("name", ["neg", "exp", "log", "sqrt"])
+@pytest.mark.parametrize("name", ["neg", "exp", "expm1", "log", "log1p", "sqrt"])
 @given(array=float_arrays(dtype=np.float64, magnitude=3))
 def test_elementwise_functions(name, array):
-    fn = {"neg": operator.neg, "exp": Tensor.exp, "log": Tensor.log, "sqrt": Tensor.sqrt}[name]
-    check_gradients(fn, np.abs(array) + 0.5 if name in ("log", "sqrt") else array)
+    fn = {"neg": operator.neg, "exp": Tensor.exp, "expm1": Tensor.expm1, "log": Tensor.log, "log1p": Tensor.log1p,
+          "sqrt": Tensor.sqrt}[name]
+    check_gradients(fn, np.abs(array) + 0.5 if name in ("log", "log1p", "sqrt") else array)
+
+
+@pytest.mark.points(2)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@given(exponents=st.lists(st.floats(-30, 1.5), min_size=1, max_size=10), data=st.data())
+def test_tanh_gradient_keeps_full_precision_at_both_ends(dtype, exponents, data):
+    # tanh'(x) = 1 - tanh(x)^2 = 4 e^-2|x| / (1 + e^-2|x|)^2. Written as 1 - tanh^2 it is 0 for |x| > 9
+    # in float32 while the true slope is 1e-8 or less; each slope must keep its relative precision
+    # wherever it is a normal number of the dtype.
+    signs = data.draw(st.lists(st.sampled_from([-1.0, 1.0]), min_size=len(exponents), max_size=len(exponents)))
+    x = (np.array(signs) * 10.0 ** np.array(exponents)).astype(dtype)  # |x| from 1e-30 to about 30
+    leaf = Tensor(x, requires_grad=True)
+    Tanh()(leaf).sum().backward()
+    z = np.exp(-2 * np.abs(x.astype(np.float64)))
+    assert_close_in_ulps(values(leaf.grad), 4 * z / (1 + z) ** 2, dtype, ulps=8)
+
+
+@pytest.mark.points(2)
+@given(data=st.data(), keepdims=st.booleans())
+def test_max_splits_the_gradient_equally_between_tied_maxima_along_an_axis(data, keepdims):
+    # Small integers make ties common. The documented rule (like torch.amax): each of k tied maxima
+    # receives 1/k of the gradient, so every reduced slice still passes back exactly its gradient.
+    array = data.draw(hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=4),
+                                 elements=st.integers(-2, 2).map(float)))
+    axis = data.draw(st.integers(-array.ndim, array.ndim - 1))
+    weights = data.draw(float_arrays(np.max(array, axis=axis, keepdims=keepdims).shape, dtype=np.float64, magnitude=3))
+    leaf = Tensor(array, requires_grad=True)
+    (leaf.max(axis=axis, keepdims=keepdims) * Tensor(weights)).sum().backward()
+    winners = (array == array.max(axis=axis, keepdims=True)).astype(np.float64)
+    expected = winners / winners.sum(axis=axis, keepdims=True) * np.expand_dims(weights, axis) if not keepdims \
+        else winners / winners.sum(axis=axis, keepdims=True) * weights
+    assert_tensor(leaf.grad, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_bce_loss_is_flat_outside_its_clamp_band():
+    # BCELoss clamps p to [1e-7, 1 - 1e-7] (documented): beyond the band the loss does not change,
+    # so the slope there is exactly 0, while inside it is the usual -(y/p - (1-y)/(1-p)) / n.
+    p = Tensor(np.array([0.0, 1e-9, 0.3, 1.0 - 1e-9, 1.0]), requires_grad=True)
+    y = np.array([1.0, 1.0, 1.0, 0.0, 0.0])
+    BCELoss()(p, y).backward()
+    inside = -(1.0 / 0.3) / 5
+    assert_tensor(p.grad, [0.0, 0.0, inside, 0.0, 0.0], rtol=1e-9)
 
 
 @pytest.mark.points(3)
@@ -234,10 +279,11 @@ def test_backward_with_an_explicit_gradient():
     assert_tensor(x.grad, [2.0, 0.0, 12.0])
 
 
-def test_gradient_dtype_matches_the_tensor():
-    x = Tensor(np.ones(2, dtype=np.float32), requires_grad=True)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gradient_dtype_matches_the_tensor(dtype):
+    x = Tensor(np.ones(2, dtype=dtype), requires_grad=True)
     (x * 2).sum().backward()
-    assert x.grad.dtype == np.float32
+    assert x.grad.dtype == dtype
 
 
 # ---------------------------------------------------------------- backward compatibility and systems facts

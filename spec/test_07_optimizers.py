@@ -93,9 +93,66 @@ def test_adamw_decays_weights_outside_the_moments(shape, seed, weight_decay):
     grads = gradient_sequence(shape, seed)
     got, _, _ = run(AdamW, start, grads, lr=0.01, weight_decay=weight_decay)
     expected = np_adam(start, grads, 0.01, 0.9, 0.999, 1e-8, weight_decay, decoupled=True)
-    np.testing.assert_allclose(got[-1], expected[-1], rtol=1e-9, atol=1e-12)
-    coupled = np_adam(start, grads, 0.01, 0.9, 0.999, 1e-8, weight_decay, decoupled=False)
-    assert not np.allclose(got[-1], coupled[-1]), "AdamW's decay must not go through the moment estimates"
+    for step, (actual, wanted) in enumerate(zip(got, expected)):
+        np.testing.assert_allclose(actual, wanted, rtol=1e-9, atol=1e-12, err_msg=f"after step {step + 1}")
+
+
+@pytest.mark.points(2)
+@given(magnitudes=float_arrays((4,), np.float64, magnitude=2.0).map(lambda a: np.abs(a) + 0.5),
+       signs=st.lists(st.sampled_from([-1.0, 1.0]), min_size=4, max_size=4),
+       weight_decay=st.sampled_from([0.01, 0.1, 0.5]))
+def test_adamw_first_step_shrinks_weights_by_exactly_lr_times_decay(magnitudes, signs, weight_decay):
+    # A construction where decoupled and coupled decay must differ by a known amount. On step one
+    # Adam moves every weight by lr * g / (|g| + eps), about lr against the gradient's sign. With the
+    # gradient pointing the same way as the weight (and |p| >= 0.5), coupled decay (g + wd * p) keeps
+    # that sign, so it moves by lr too; decoupled decay moves by lr * wd * |p| >= 0.005 * lr further.
+    start = magnitudes * np.array(signs)
+    grad = np.array(signs)
+    lr, eps = 0.01, 1e-8
+    got, _, _ = run(AdamW, start, [grad], lr=lr, eps=eps, weight_decay=weight_decay)
+    adam_move = lr * grad / (np.abs(grad) + eps)
+    np.testing.assert_allclose(got[0], start - adam_move - lr * weight_decay * start, rtol=1e-12, atol=1e-15,
+                               err_msg="AdamW: p - lr * g / (|g| + eps) - lr * weight_decay * p after one step")
+    coupled = start - lr * (grad + weight_decay * start) / (np.abs(grad + weight_decay * start) + eps)
+    assert np.all(np.abs(got[0] - coupled) >= 0.5 * lr * weight_decay * np.abs(start)), (
+        "AdamW's decay must not go through the moment estimates")
+
+
+@pytest.mark.points(2)
+@pytest.mark.parametrize("optimizer_class", [Adam, AdamW])
+@given(frozen_steps=st.integers(1, 4), seed=st.integers(0, 1000))
+def test_a_parameter_that_starts_late_counts_its_own_steps(optimizer_class, frozen_steps, seed):
+    # PyTorch's rule: bias correction uses each parameter's own step count t, which starts at 1 the
+    # first time that parameter has a gradient; steps where its grad is None do not count.
+    rng = np.random.default_rng(seed)
+    early_start, late_start = rng.normal(size=3), rng.normal(size=2)
+    early_grads = [rng.normal(size=3) for _ in range(frozen_steps + STEPS)]
+    late_grads = [rng.normal(size=2) for _ in range(STEPS)]
+    early, late = Tensor(early_start.copy(), requires_grad=True), Tensor(late_start.copy(), requires_grad=True)
+    optimizer = optimizer_class([early, late], lr=0.01)
+    decay = optimizer_class is AdamW
+    hyper = dict(lr=0.01, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.01 if decay else 0.0, decoupled=decay)
+    expected_early = np_adam(early_start, early_grads, **hyper)
+    expected_late = np_adam(late_start, late_grads, **hyper)
+    for step, grad in enumerate(early_grads):
+        early.grad = Tensor(grad)
+        late.grad = Tensor(late_grads[step - frozen_steps]) if step >= frozen_steps else None
+        optimizer.step()
+        np.testing.assert_allclose(values(early), expected_early[step], rtol=1e-9, atol=1e-12,
+                                   err_msg=f"the parameter trained from the start, after step {step + 1}")
+        if step < frozen_steps:
+            np.testing.assert_array_equal(values(late), late_start, err_msg="a parameter without gradient must not move")
+        else:
+            np.testing.assert_allclose(values(late), expected_late[step - frozen_steps], rtol=1e-9, atol=1e-12,
+                                       err_msg=f"the late parameter, on its own step {step - frozen_steps + 1}")
+
+
+def test_state_bytes_count_only_the_parameters_that_have_been_updated():
+    trained, frozen = Tensor(np.ones((4, 4)), requires_grad=True), Tensor(np.ones(100), requires_grad=True)
+    trained.grad = Tensor(np.ones((4, 4)))
+    optimizer = Adam([trained, frozen])
+    optimizer.step()
+    assert optimizer.state_bytes() == 2 * trained.memory_footprint(), "a frozen parameter has no moment buffers yet"
 
 
 def test_first_adam_step_moves_each_weight_by_about_lr():

@@ -12,7 +12,7 @@ from spec.support import values
 from tinytorch.core.activations import Tanh
 from tinytorch.core.autograd import enable_autograd
 from tinytorch.core.dataloader import DataLoader, TensorDataset
-from tinytorch.core.layers import Linear, Sequential
+from tinytorch.core.layers import Dropout, Linear, Sequential
 from tinytorch.core.losses import CrossEntropyLoss, MSELoss
 from tinytorch.core.optimizers import SGD, Adam
 from tinytorch.core.tensor import Tensor
@@ -45,7 +45,17 @@ def test_cosine_schedule_formula(max_lr, total, warmup, data):
         progress = min(1.0, (step - warmup) / (total - warmup))
         expected = min_lr + (max_lr - min_lr) * (1 + math.cos(math.pi * progress)) / 2
     assert math.isclose(schedule(step), expected, rel_tol=1e-12, abs_tol=1e-15)
-    assert min_lr - 1e-12 <= schedule(step) <= max_lr + 1e-12
+    # Warmup climbs from zero, so only the rates after warmup are bounded below by min_lr.
+    lowest = min_lr if step >= warmup else 0.0
+    assert lowest - 1e-12 <= schedule(step) <= max_lr + 1e-12
+
+
+@pytest.mark.parametrize("min_lr", [0.0, 0.0009, 0.001])
+def test_cosine_warmup_starts_from_zero_even_above_min_lr(min_lr):
+    # The case that once made a correct schedule fail: a warmup rate (0.0005) below min_lr.
+    schedule = CosineSchedule(0.001, total_steps=5, min_lr=min_lr, warmup_steps=2)
+    assert [schedule(0), schedule(1)] == [0.0005, 0.001]
+    assert schedule(5) == schedule(50) == min_lr
 
 
 def test_cosine_schedule_landmarks():
@@ -140,3 +150,60 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="not a readable"):
         load_checkpoint(model, path)
     np.testing.assert_array_equal(values(model.weight), before)
+
+
+def numpy_sgd_epoch(weight, bias, batches, lr, accumulation_steps=1):
+    """The Trainer's epoch written out in NumPy for Linear + MSELoss + SGD: the gradient of
+    mean((x W + b - y)^2) is 2/n x^T r and 2/n sum(r) with r = x W + b - y (n = elements)."""
+    weight, bias = weight.astype(np.float64), bias.astype(np.float64)
+    grad_w, grad_b, pending = np.zeros_like(weight), np.zeros_like(bias), 0
+    for x, y in batches:
+        residual = x @ weight + bias - y
+        grad_w += 2 / residual.size * x.T @ residual / accumulation_steps
+        grad_b += 2 / residual.size * residual.sum(axis=0) / accumulation_steps
+        pending += 1
+        if pending == accumulation_steps:
+            weight, bias = weight - lr * grad_w, bias - lr * grad_b
+            grad_w, grad_b, pending = np.zeros_like(weight), np.zeros_like(bias), 0
+    if pending:  # a final partial group still steps, with the same 1/accumulation_steps scale
+        weight, bias = weight - lr * grad_w, bias - lr * grad_b
+    return weight, bias
+
+
+@pytest.mark.points(2)
+@given(batches=st.integers(1, 5), batch_size=st.integers(1, 4), accumulation=st.integers(1, 3),
+       seed=st.integers(0, 100))
+def test_an_epoch_matches_the_update_rule_batch_by_batch(batches, batch_size, accumulation, seed):
+    # Covers both the plain loop (zero_grad, forward, backward, step per batch) and accumulation,
+    # including a final group with fewer than `accumulation` batches.
+    x, y = regression_data(batches * batch_size, seed)
+    model = Linear(3, 1, seed=seed)
+    start_w, start_b = values(model.weight).copy(), values(model.bias).copy()
+    trainer = Trainer(model, SGD(model.parameters(), lr=0.05), MSELoss(), accumulation_steps=accumulation)
+    trainer.train_epoch(DataLoader(TensorDataset(x, y), batch_size=batch_size))
+    chunks = [(x[i:i + batch_size].astype(np.float64), y[i:i + batch_size].astype(np.float64))
+              for i in range(0, len(x), batch_size)]
+    weight, bias = numpy_sgd_epoch(start_w, start_b, chunks, lr=0.05, accumulation_steps=accumulation)
+    assert trainer.step_count == -(-batches // accumulation), "one step per group, a partial group included"
+    np.testing.assert_allclose(values(model.weight), weight, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(values(model.bias), bias, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.points(2)
+@pytest.mark.parametrize("start_in_training_mode", [True, False])
+def test_evaluate_uses_eval_mode_and_restores_the_callers_mode(start_in_training_mode):
+    x, y = regression_data(16, seed=3)
+    model = Sequential(Linear(3, 8, seed=0), Dropout(0.5), Linear(8, 1, seed=1))
+    model.train(start_in_training_mode)
+    trainer = Trainer(model, SGD(model.parameters(), lr=0.1), MSELoss())
+    loader = DataLoader(TensorDataset(x, y), batch_size=8)
+    first, second = trainer.evaluate(loader)["loss"], trainer.evaluate(loader)["loss"]
+    # Eval mode switches dropout off: the loss is the plain two-layer network's, every time.
+    first_layer, last_layer = model[0], model[2]
+    hidden = x.astype(np.float64) @ values(first_layer.weight) + values(first_layer.bias)
+    prediction = hidden @ values(last_layer.weight) + values(last_layer.bias)
+    by_hand = np.mean([np.mean((prediction[i:i + 8] - y[i:i + 8]) ** 2) for i in (0, 8)])
+    assert first == second, "evaluate() must be deterministic: dropout belongs to training only"
+    assert math.isclose(first, by_hand, rel_tol=1e-5)
+    assert model.training is start_in_training_mode and model[1].training is start_in_training_mode, (
+        "evaluate() must leave the model (and its dropout) in the mode it was in before the call")

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from spec.support import assert_tensor, check_gradients, float_arrays, values
+from spec.support import assert_tensor, assert_tensor_within, check_gradients, float_arrays, float_dtypes, values
 from tinytorch.core.autograd import enable_autograd, graph_size
 from tinytorch.core.layers import Parameter
 from tinytorch.core.spatial import (AvgPool2d, Conv2d, Flatten, MaxPool2d, col2im, conv2d_explicit, conv2d_macs,
@@ -174,16 +174,32 @@ def test_col2im_of_ones_counts_how_many_windows_cover_each_pixel():
 
 
 # ---------------------------------------------------------------- the Conv2d layer
+def conv_error_bound(x, weight, bias, stride, padding):
+    """How far a correct convolution in x's dtype may be from the exact one (float64 oracle).
+
+    Each output is a sum of n = C_in * K * K products plus the bias; any summation order errs by at
+    most about n * eps/2 * (the same sum taken over absolute values), doubled here for room.
+    """
+    terms = weight[0].size + 1
+    finfo = np.finfo(x.dtype)
+    magnitude = correlate(np.abs(x), np.abs(weight), np.abs(bias), stride, padding)
+    return 2 * terms * float(finfo.eps) * magnitude + terms * float(finfo.tiny)
+
+
 @pytest.mark.points(3)
 @settings(max_examples=25)
-@given(case=conv_cases(max_batch=3, max_channels=4, max_side=9, max_kernel=4, dtype=np.float32))
-def test_conv2d_matches_numpy_correlation_and_the_seven_loops(case):
+@given(dtype=float_dtypes, data=st.data())
+def test_conv2d_matches_numpy_correlation_and_the_seven_loops(dtype, data):
+    case = data.draw(conv_cases(max_batch=3, max_channels=4, max_side=9, max_kernel=4, dtype=dtype))
     x, weight, bias, stride, padding = case
     layer = layer_for(weight, bias, stride, padding)
     out = layer(Tensor(x))
     expected = correlate(x, weight, bias, stride, padding)
-    assert_tensor(out, expected, rtol=1e-4, atol=1e-4, dtype=np.float32)
-    np.testing.assert_allclose(values(out), conv2d_explicit(x, weight, bias, stride, padding), rtol=1e-4, atol=1e-4)
+    bound = conv_error_bound(x, weight, bias, stride, padding)
+    assert_tensor_within(out, expected, bound, dtype=dtype)
+    explicit = conv2d_explicit(x, weight, bias, stride, padding)
+    assert explicit.dtype == dtype and explicit.shape == expected.shape
+    assert (np.abs(explicit.astype(np.float64) - expected) <= bound).all(), "conv2d_explicit disagrees with the oracle"
 
 
 @pytest.mark.points(3)
@@ -244,7 +260,7 @@ def test_conv2d_initial_spread_matches_he_variance():
 
 # ---------------------------------------------------------------- weight sharing and counts
 @settings(max_examples=25)
-@given(case=conv_cases(max_side=8, max_stride=1, max_padding=0, dtype=np.float32),
+@given(case=float_dtypes.flatmap(lambda dtype: conv_cases(max_side=8, max_stride=1, max_padding=0, dtype=dtype)),
        dy=st.integers(0, 3), dx=st.integers(0, 3))
 def test_weight_sharing_translating_the_input_translates_the_output(case, dy, dx):
     x, weight, bias, _, _ = case
@@ -252,9 +268,12 @@ def test_weight_sharing_translating_the_input_translates_the_output(case, dy, dx
     out = values(layer(Tensor(x)))
     h_out, w_out = out.shape[2:]
     shifted = values(layer(Tensor(np.roll(x, (dy, dx), axis=(2, 3)))))
-    # Every output position uses the same kernel, so output (h + dy, w + dx) sees what (h, w) saw.
-    np.testing.assert_allclose(shifted[:, :, dy:, dx:], out[:, :, :max(h_out - dy, 0), :max(w_out - dx, 0)],
-                               rtol=1e-5, atol=1e-5)
+    # Every output position uses the same kernel, so output (h + dy, w + dx) sees what (h, w) saw;
+    # both may round within the bound of that window, in opposite directions.
+    kept = (slice(None), slice(None), slice(0, max(h_out - dy, 0)), slice(0, max(w_out - dx, 0)))
+    difference = np.abs(shifted[:, :, dy:, dx:].astype(np.float64) - out[kept])
+    assert (difference <= 2 * conv_error_bound(x, weight, bias, 1, 0)[kept]).all()
+    assert shifted.dtype == out.dtype == x.dtype
 
 
 def test_parameter_counts_from_the_paper():
@@ -272,14 +291,17 @@ def test_mac_count_from_the_paper():
 
 # ---------------------------------------------------------------- pooling and flatten
 @settings(max_examples=25)
-@given(data=st.data(), k=st.integers(1, 3), stride=st.integers(1, 3))
-def test_pooling_forward_matches_window_oracles(data, k, stride):
+@given(data=st.data(), k=st.integers(1, 3), stride=st.integers(1, 3), dtype=float_dtypes)
+def test_pooling_forward_matches_window_oracles(data, k, stride, dtype):
     shape = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 3)), data.draw(st.integers(k, 7)),
              data.draw(st.integers(k, 7)))
-    x = data.draw(float_arrays(shape, dtype=np.float32, magnitude=10))
-    assert_tensor(MaxPool2d(k, stride)(Tensor(x)), pool_oracle(x, k, stride, np.max), dtype=np.float32)
-    assert_tensor(AvgPool2d(k, stride)(Tensor(x)), pool_oracle(x, k, stride, np.mean), rtol=1e-5, atol=1e-5,
-                  dtype=np.float32)
+    x = data.draw(float_arrays(shape, dtype=dtype, magnitude=10))
+    assert_tensor(MaxPool2d(k, stride)(Tensor(x)), pool_oracle(x, k, stride, np.max), rtol=0, dtype=dtype)
+    # a mean of k * k values in x's dtype: rounding of a k*k-term sum, relative to the mean of |x|
+    exact_mean = pool_oracle(x.astype(np.float64), k, stride, np.mean)
+    bound = 2 * (k * k + 1) * float(np.finfo(dtype).eps) * pool_oracle(np.abs(x.astype(np.float64)), k, stride,
+                                                                           np.mean) + float(np.finfo(dtype).tiny)
+    assert_tensor_within(AvgPool2d(k, stride)(Tensor(x)), exact_mean, bound, dtype=dtype)
     assert MaxPool2d(k).stride in (k, (k, k)), "stride defaults to kernel_size"
 
 

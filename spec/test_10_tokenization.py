@@ -27,6 +27,12 @@ CORPUS = [
 ALPHABET = sorted(set("".join(CORPUS)))
 BPE_SIZE = 34
 TEXTS = st.text(alphabet=ALPHABET, max_size=40)
+# Runs of one character: the merges learned here include ("a", "a"), ("b", "b") and ("aa", "a"),
+# whose occurrences overlap inside runs like "aaaa"; a two-letter alphabet makes Hypothesis try
+# runs of every length and every way two runs can meet.
+RUNS_CORPUS = ["aaab", "aaab", "aaa", "bbb", "abbb"]
+RUNS_SIZE = 14
+RUN_TEXTS = st.text(alphabet="ab", max_size=30)
 
 
 # ---------------------------------------------------------------- independent oracle
@@ -76,6 +82,16 @@ def expected_bpe(size: int = BPE_SIZE):
 
 
 @lru_cache(maxsize=None)
+def expected_runs_bpe():
+    return oracle_bpe(RUNS_CORPUS, RUNS_SIZE)
+
+
+@lru_cache(maxsize=None)
+def runs_tokenizer():
+    return BPETokenizer(RUNS_SIZE).train(RUNS_CORPUS)
+
+
+@lru_cache(maxsize=None)
 def char_tokenizer():
     return CharTokenizer(CORPUS)
 
@@ -116,6 +132,34 @@ def test_bpe_round_trip_over_the_training_alphabet(text):
 def test_bpe_encoding_matches_merges_applied_in_learned_order(text):
     vocab, _, rules, _ = expected_bpe()
     assert bpe_tokenizer().encode(text) == oracle_encode(vocab, rules, text)
+
+
+@pytest.mark.points(2)
+@given(text=RUN_TEXTS)
+def test_bpe_round_trip_through_runs_of_one_character(text):
+    # the test's own premise, from the oracle: merges of a character with itself were learned
+    assert {("a", "a"), ("aa", "a")} <= set(expected_runs_bpe()[1])
+    tokenizer = runs_tokenizer()
+    assert tokenizer.decode(tokenizer.encode(text)) == text
+
+
+@pytest.mark.points(2)
+@given(text=RUN_TEXTS)
+def test_bpe_merges_runs_left_to_right_without_overlap(text):
+    # "aaa" with the merge ("a", "a") is [aa, a]: the scan goes left to right and a token that is
+    # already part of a merged pair is not used again
+    vocab, _, rules, _ = expected_runs_bpe()
+    assert runs_tokenizer().encode(text) == oracle_encode(vocab, rules, text)
+
+
+@pytest.mark.points(2)
+@given(corpus=st.lists(st.text(alphabet="ab", min_size=1, max_size=12), min_size=1, max_size=4),
+       extra=st.integers(0, 6), data=st.data())
+def test_bpe_round_trip_after_training_on_any_two_letter_corpus(corpus, extra, data):
+    alphabet = sorted(set("".join(corpus)))
+    tokenizer = BPETokenizer(4 + len(alphabet) + extra).train(corpus)
+    text = data.draw(st.text(alphabet=alphabet, max_size=30), label="text")
+    assert tokenizer.decode(tokenizer.encode(text)) == text
 
 
 @pytest.mark.points(2)

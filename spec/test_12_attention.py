@@ -4,7 +4,9 @@ Run just this module:  pytest spec/test_12_attention.py     (or: kata test 12)
 Every value is compared with an independent NumPy computation written below (`numpy_attention`).
 The mask convention is checked from both sides: True means "may attend", a causal mask makes row 0
 look only at key 0 and makes the past blind to changes in the future, and a mask of another dtype
-(or with the opposite meaning) is refused. Gradients are float64 central finite differences over
+(or with the opposite meaning) is refused. Scores in the thousands must still give finite weights
+that sum to 1, and a per-example (B, T, S) mask in MultiHeadAttention must act exactly as if each
+example ran alone with its own mask. Gradients are float64 central finite differences over
 every element (spec.support.check_gradients; rtol=1e-5, atol=1e-6).
 """
 import numpy as np
@@ -12,7 +14,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from spec.support import check_gradients, float_arrays, values
+from spec.support import check_gradients, elementwise_tolerance, float_arrays, float_dtypes, values
 from tinytorch.core.attention import (MultiHeadAttention, attention_score_bytes, causal_mask,
                                       scaled_dot_product_attention)
 from tinytorch.core.autograd import enable_autograd
@@ -44,8 +46,8 @@ def numpy_multi_head(module, x, context=None, mask=None):
     Head h uses features h*D/H .. (h+1)*D/H - 1 of the projected queries, keys and values.
     """
     def project(linear, a):
-        out = a @ linear.weight.data
-        return out + linear.bias.data if linear.bias is not None else out
+        out = a @ values(linear.weight)
+        return out + values(linear.bias) if linear.bias is not None else out
 
     def split(a):
         b, t, _ = a.shape
@@ -62,7 +64,7 @@ def numpy_multi_head(module, x, context=None, mask=None):
 def float64_module(module):
     """Cast every parameter to float64 so finite differences are accurate."""
     for parameter in module.parameters():
-        parameter.data = parameter.data.astype(np.float64)
+        parameter.data = values(parameter).astype(np.float64)
     return module
 
 
@@ -115,12 +117,74 @@ def test_output_and_weights_match_independent_numpy(case):
     np.testing.assert_allclose(values(out), expected_out, rtol=1e-10, atol=1e-12)
 
 
-def test_float32_inputs_give_float32_results(rng):
-    q, k, v = (rng.normal(size=(2, 4, 3)).astype(np.float32) for _ in range(3))
+@given(dtype=float_dtypes, data=st.data())
+def test_outputs_and_weights_keep_the_input_dtype(dtype, data):
+    q, k, v = (data.draw(float_arrays((2, 4, 3), dtype=dtype, magnitude=3)) for _ in range(3))
     out, weights = scaled_dot_product_attention(Tensor(q), Tensor(k), Tensor(v), causal_mask(4))
-    assert values(out).dtype == np.float32 and values(weights).dtype == np.float32
+    assert values(out).dtype == dtype and values(weights).dtype == dtype
     expected_out, _ = numpy_attention(q.astype(np.float64), k.astype(np.float64), v.astype(np.float64), causal_mask(4))
-    np.testing.assert_allclose(values(out), expected_out, rtol=1e-5, atol=1e-6)
+    # Worst case in float32: each score (up to 27 / sqrt(3)) may be off by ~4e-6, which moves every
+    # weight by up to ~8e-6 relative and an output (values up to 3) by ~2.5e-5; float64 is 2e-9 times that.
+    tolerance = dict(rtol=1e-5, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(values(out), expected_out, **tolerance)
+
+
+# ---------------------------------------------------------------- large scores: the softmax must not overflow
+BIG_ENTRIES = (st.integers(30, 100) | st.integers(-100, -30)).map(float)
+
+
+@st.composite
+def large_score_inputs(draw):
+    """(q, k, v, mask) whose q and k entries are integers of size 30..100: scores reach tens of thousands.
+
+    Key 0 is a copy of query 0, so that query scores at least 30**2 * d / sqrt(d) >= 900 with key 0:
+    exp(900) overflows (float64 above ~709, float32 above ~88), so a softmax that does not subtract
+    the row's largest score first gives inf / inf = nan. d is 1, 4 or 16: 1 / sqrt(d) is a power of
+    two, so every score is exact in float32 and float64 whichever way it is computed.
+    """
+    dtype = draw(float_dtypes)
+    leading = draw(hnp.array_shapes(min_dims=0, max_dims=2, min_side=1, max_side=3))
+    t_q, t_k, d = draw(st.integers(1, 5)), draw(st.integers(1, 5)), draw(st.sampled_from([1, 4, 16]))
+    q = draw(hnp.arrays(dtype, leading + (t_q, d), elements=BIG_ENTRIES))
+    k = draw(hnp.arrays(dtype, leading + (t_k, d), elements=BIG_ENTRIES))
+    k[..., 0, :] = q[..., 0, :]
+    v = draw(float_arrays(leading + (t_k, draw(st.integers(1, 3))), dtype=dtype, magnitude=3))
+    mask = None
+    if draw(st.booleans()):
+        mask = draw(hnp.arrays(np.bool_, (t_q, t_k)))
+        keep = draw(hnp.arrays(np.int64, (t_q, 1), elements=st.integers(0, t_k - 1)))
+        np.put_along_axis(mask, keep, True, axis=-1)  # no row may block every key
+        mask[0, 0] = True  # keep the score that overflows a naive softmax
+    return q, k, v, mask
+
+
+@pytest.mark.points(2)
+@given(case=large_score_inputs())
+def test_large_scores_give_finite_weights_that_sum_to_one(case):
+    q, k, v, mask = case
+    out, weights = scaled_dot_product_attention(Tensor(q), Tensor(k), Tensor(v), mask)
+    w, o = values(weights), values(out)
+    assert w.dtype == q.dtype and o.dtype == q.dtype
+    assert np.isfinite(w).all() and np.isfinite(o).all(), (
+        "weights must stay finite for scores in the thousands: subtract each row's largest score before exp"
+    )
+    assert (w >= 0).all()
+    if mask is not None:
+        assert (w[..., ~mask] == 0).all(), "masked (False) positions must get probability exactly 0"
+    q64, k64, v64 = (a.astype(np.float64) for a in (q, k, v))
+    expected_out, expected_weights = numpy_attention(q64, k64, v64, mask)
+    # A softmax of scores of size S is only as precise as S's last bits (exp(s - logsumexp(s)) is a
+    # correct way to compute it and shifts every weight by about eps * S): allow that spread, which
+    # is tiny in float64 and about 1e-2 in float32 at S ~ 4e4.
+    largest_score = np.abs(np.matmul(q64, np.swapaxes(k64, -1, -2))).max() / np.sqrt(q.shape[-1])
+    eps, tolerance = float(np.finfo(q.dtype).eps), elementwise_tolerance(q.dtype)
+    spread = 8 * eps * largest_score
+    np.testing.assert_allclose(w.sum(axis=-1), 1.0, rtol=0, atol=tolerance["rtol"] + spread)
+    np.testing.assert_allclose(w, expected_weights, rtol=tolerance["rtol"], atol=spread + tolerance["atol"])
+    # each output is a weighted sum of at most T_k values: their errors add up
+    t_k = k.shape[-2]
+    out_atol = (tolerance["rtol"] + t_k * (spread + eps)) * np.abs(v64).max() + tolerance["atol"]
+    np.testing.assert_allclose(o, expected_out, rtol=tolerance["rtol"], atol=out_atol)
 
 
 def test_scores_are_divided_by_sqrt_of_the_feature_size():
@@ -249,6 +313,48 @@ def test_multi_head_matches_numpy_reimplementation(data):
     np.testing.assert_allclose(module.last_attention_weights, expected_weights, rtol=1e-9, atol=1e-12)
 
 
+@st.composite
+def per_example_masks(draw, batch, t, s):
+    """Boolean (B, T, S) masks, drawn independently per example; every query row keeps a key."""
+    mask = draw(hnp.arrays(np.bool_, (batch, t, s)))
+    keep = draw(hnp.arrays(np.int64, (batch, t, 1), elements=st.integers(0, s - 1)))
+    np.put_along_axis(mask, keep, True, axis=-1)
+    return mask
+
+
+@pytest.mark.points(3)
+@settings(max_examples=30)
+@given(data=st.data())
+def test_multi_head_per_example_mask_equals_running_each_example_alone(data):
+    heads = data.draw(st.sampled_from([1, 2, 3, 4]))
+    # When B == H, a (B, T, S) mask broadcast over the HEADS (head h gets example h's mask) instead of
+    # over the examples runs without error and looks plausible, so that case is drawn often.
+    batch = data.draw(st.one_of(st.just(heads), st.integers(1, 4)))
+    dim = heads * data.draw(st.integers(1, 2))
+    t = data.draw(st.integers(1, 4))
+    cross = data.draw(st.booleans())
+    s = data.draw(st.integers(1, 4)) if cross else t
+    module = float64_module(MultiHeadAttention(dim, heads, seed=data.draw(st.integers(0, 99)),
+                                               bias=data.draw(st.booleans())))
+    x = data.draw(float_arrays((batch, t, dim), dtype=np.float64, magnitude=2))
+    context = data.draw(float_arrays((batch, s, dim), dtype=np.float64, magnitude=2)) if cross else None
+    mask = data.draw(per_example_masks(batch, t, s))
+    out = values(module(Tensor(x), context=None if context is None else Tensor(context), mask=mask))
+    weights = module.last_attention_weights
+    for b in range(batch):
+        # example b alone, with its own (T, S) mask, shared by every head
+        x_b = x[b:b + 1]
+        context_b = None if context is None else context[b:b + 1]
+        expected, expected_weights = numpy_multi_head(module, x_b, context_b, mask=mask[b])
+        np.testing.assert_allclose(out[b:b + 1], expected, rtol=1e-9, atol=1e-12,
+                                   err_msg=f"example {b} of {batch} ({heads} heads)")
+        np.testing.assert_allclose(weights[b:b + 1], expected_weights, rtol=1e-9, atol=1e-12,
+                                   err_msg=f"weights of example {b} of {batch} ({heads} heads)")
+        alone = values(module(Tensor(x_b), context=None if context_b is None else Tensor(context_b), mask=mask[b]))
+        np.testing.assert_allclose(out[b:b + 1], alone, rtol=1e-9, atol=1e-12,
+                                   err_msg=f"example {b} run alone with its own mask")
+
+
 def test_multi_head_cross_attention_shapes(rng):
     module = MultiHeadAttention(8, 2, seed=0)
     x = Tensor(rng.normal(size=(3, 4, 8)).astype(np.float32))
@@ -258,7 +364,7 @@ def test_multi_head_cross_attention_shapes(rng):
     w = module.last_attention_weights
     assert isinstance(w, np.ndarray) and w.shape == (3, 2, 4, 7)
     np.testing.assert_allclose(w.sum(axis=-1), 1.0, rtol=1e-5)
-    expected, _ = numpy_multi_head(module, x.data.astype(np.float64), context.data.astype(np.float64))
+    expected, _ = numpy_multi_head(module, values(x).astype(np.float64), values(context).astype(np.float64))
     np.testing.assert_allclose(values(out), expected, rtol=1e-4, atol=1e-5)
 
 

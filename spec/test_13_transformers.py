@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from spec.support import assert_gradients_close, float_arrays, numerical_gradient, values
+from spec.support import assert_gradients_close, float_arrays, float_dtypes, numerical_gradient, values
 from tinytorch.core.attention import causal_mask
 from tinytorch.core.autograd import enable_autograd, graph_size, no_grad
 from tinytorch.core.tensor import Tensor
@@ -121,7 +121,7 @@ def test_layernorm_rows_have_mean_zero_and_variance_var_over_var_plus_eps(x):
 
 
 @pytest.mark.points(2)
-@given(data=st.data(), dtype=st.sampled_from([np.float32, np.float64]))
+@given(data=st.data(), dtype=float_dtypes)
 def test_layernorm_matches_numpy_formula_with_gamma_and_beta(data, dtype):
     x = data.draw(float_arrays(dtype=dtype, magnitude=10, min_dims=1, max_dims=3, max_side=5))
     dim = x.shape[-1]
@@ -132,8 +132,18 @@ def test_layernorm_matches_numpy_formula_with_gamma_and_beta(data, dtype):
     norm.gamma.data, norm.beta.data = gamma, beta
     out = norm(Tensor(x))
     assert values(out).dtype == np.dtype(dtype), "float32 stays float32, float64 stays float64"
-    tolerance = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-9, atol=1e-9)
-    np.testing.assert_allclose(values(out), numpy_layernorm(x, gamma, beta, eps), **tolerance)
+    expected = numpy_layernorm(x, gamma, beta, eps)
+    # x - mean is only as exact as the mean, which rounds by up to ~2 (D + 1) eps max|x| in x's dtype;
+    # dividing by sqrt(var + eps) >= sqrt(eps) magnifies that for (nearly) constant rows: a float32
+    # row of 6.25s gives about 1.5e-4 instead of 0 with eps = 1e-5, in any correct implementation.
+    x64 = x.astype(np.float64)
+    mean_error = 2 * (dim + 1) * float(np.finfo(dtype).eps) * np.abs(x64).max(axis=-1, keepdims=True)
+    amplified = np.abs(gamma).max() * mean_error / np.sqrt(x64.var(axis=-1, keepdims=True) + eps)
+    tolerance = 1e-4 if dtype == np.float32 else 1e-9
+    error = np.abs(values(out).astype(np.float64) - expected)
+    allowed = tolerance * (1 + np.abs(expected)) + amplified
+    worst = np.unravel_index(np.argmax(error - allowed), error.shape)
+    assert (error <= allowed).all(), f"error {error[worst]:.3g} at {worst}, where {allowed[worst]:.3g} is allowed"
 
 
 @pytest.mark.points(3)

@@ -26,7 +26,7 @@ def autograd_on():
 def float64_module(module):
     """Cast every parameter to float64 so finite differences are accurate."""
     for parameter in module.parameters():
-        parameter.data = parameter.data.astype(np.float64)
+        parameter.data = values(parameter).astype(np.float64)
     return module
 
 
@@ -38,7 +38,7 @@ def parameter_gradients_match(module, run, seed=0):
         parameter.zero_grad()
     (out * Tensor(upstream)).sum().backward()
     for name, parameter in module.named_parameters():
-        original = parameter.data
+        original = values(parameter)
 
         def scalar(array, parameter=parameter):
             parameter.data = array
@@ -108,7 +108,7 @@ def test_multi_head_mask_broadcasts_over_batch_and_heads(rng):
     for form in (mask[None, None], np.broadcast_to(mask, (2, 1, 4, 4)), np.broadcast_to(mask, (2, 3, 4, 4)),
                  Tensor(mask)):
         np.testing.assert_array_equal(values(module(x, mask=form)), reference)
-    expected, _ = numpy_multi_head(module, x.data, mask=mask)
+    expected, _ = numpy_multi_head(module, values(x), mask=mask)
     np.testing.assert_allclose(reference, expected, rtol=1e-9, atol=1e-12)
 
 

@@ -255,8 +255,12 @@ def _unary_backward(name: str, tensor: Tensor, out: Tensor, args: tuple, kwargs:
             return (-grad,)
         if name == "exp":
             return (grad * out_data,)
+        if name == "expm1":  # d/dx (e^x - 1) = e^x, from x itself: out + 1 would cancel for x << 0
+            return (grad * np.exp(a),)
         if name == "log":
             return (grad / a,)
+        if name == "log1p":
+            return (grad / (a + 1.0),)
         if name == "sqrt":
             return (grad * 0.5 / out_data,)
         if name in ("reshape", "T"):
@@ -287,7 +291,7 @@ def _unary_backward(name: str, tensor: Tensor, out: Tensor, args: tuple, kwargs:
     ### END SOLUTION
 
 
-UNARY_OPS = ("__neg__", "exp", "log", "sqrt", "reshape", "transpose", "sum", "mean", "max", "__getitem__")
+UNARY_OPS = ("__neg__", "exp", "expm1", "log", "log1p", "sqrt", "reshape", "transpose", "sum", "mean", "max", "__getitem__")
 
 
 def _differentiable_unary(name: str, original):
@@ -445,6 +449,10 @@ def enable_autograd() -> None:
     `backward()`, `zero_grad()`, `detach()`, and makes every arithmetic, matrix, shape,
     reduction and indexing operation record the graph. Code written for modules 01-05 keeps
     working unchanged.
+
+    Where a derivative is a choice, the choice is PyTorch's: `max` with tied maxima splits the
+    gradient equally between them (like torch.amax), so x = [1, 3, 3] gives x.max() the gradient
+    [0, 0.5, 0.5] and the total flowing back still equals the incoming gradient.
 
     Example:
         >>> enable_autograd(); x = Tensor([3.0], requires_grad=True); (x * x).backward()

@@ -172,7 +172,10 @@ class BCELoss:
     """Binary cross-entropy on probabilities: -(y log p + (1 - y) log(1 - p)).
 
     Probabilities are clamped to [1e-7, 1 - 1e-7] first, so a confident wrong answer costs a
-    large finite amount instead of infinity.
+    large finite amount instead of infinity (p = 0 with y = 1 costs -log(1e-7) = 16.12). Outside
+    that band the loss is flat: its slope with respect to p is exactly 0 for p below 1e-7 or above
+    1 - 1e-7 (PyTorch's BCELoss keeps a non-zero slope there). Use BCEWithLogitsLoss on raw
+    scores when such confident predictions must keep improving.
 
     Args:
         reduction (str): "mean" (default), "sum" or "none".
@@ -226,7 +229,10 @@ class BCELoss:
 class BCEWithLogitsLoss:
     """Binary cross-entropy on raw scores (logits), stable for any finite logit:
 
-        loss = max(x, 0) - x * y + log(1 + exp(-|x|))
+        loss = max(x, 0) - x * y + log1p(exp(-|x|))
+
+    log1p keeps the last term accurate when exp(-|x|) is tiny: at x = 20, y = 1 the loss is
+    2.06e-9, which log(1 + 2.06e-9) would round to 0 in float32.
 
     Args:
         reduction (str): "mean" (default), "sum" or "none".
@@ -266,7 +272,7 @@ class BCEWithLogitsLoss:
         # Both masks treat x == 0 as positive, so their one-sided slopes agree there.
         positive = Tensor((x.data >= 0).astype(x.dtype))
         sign = positive * 2.0 - 1.0
-        softplus_of_minus_abs = ((-(x * sign)).exp() + 1.0).log()
+        softplus_of_minus_abs = (-(x * sign)).exp().log1p()
         return _reduce(x * positive - x * y + softplus_of_minus_abs, self.reduction)
         ### END SOLUTION
 

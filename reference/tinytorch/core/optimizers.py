@@ -43,8 +43,9 @@ class Optimizer:
         for index, param in enumerate(self.params):
             if not isinstance(param, Tensor):
                 raise TypeError(f"optimizer parameter {index} must be a Tensor, got {type(param).__name__}")
-        self.state: list[dict[str, np.ndarray]] = [{} for _ in self.params]
-        self.steps = 0
+        # One state dict per parameter: its buffers and its own step count ("step"), created the
+        # first time that parameter has a gradient.
+        self.state: list[dict] = [{} for _ in self.params]
         ### END SOLUTION
 
     def zero_grad(self) -> None:
@@ -61,14 +62,19 @@ class Optimizer:
     def step(self) -> None:
         """Update every parameter that has a gradient; subclasses define `_update`.
 
+        A parameter without a gradient (grad is None) is skipped entirely: its value, its buffers
+        and its step count stay as they are. Each parameter counts its own steps in
+        state["step"] (1 on its first update), so one that starts training late is bias-corrected
+        as a newcomer (Adam's t = 1), not with the optimizer's age.
+
         Example:
             >>> opt = SGD([Tensor([1.0], requires_grad=True)], lr=0.1); opt.step()
         """
         ### BEGIN SOLUTION
-        self.steps += 1
         for param, state in zip(self.params, self.state):
             if getattr(param, "grad", None) is None:
                 continue
+            state["step"] = state.get("step", 0) + 1
             grad = param.grad.data.astype(param.data.dtype, copy=False)
             param.data -= self._update(param.data, grad, state)
         ### END SOLUTION
@@ -80,15 +86,15 @@ class Optimizer:
         """Memory held by the optimizer's state buffers (not counting parameters or gradients).
 
         Returns:
-            int: bytes of every state array; buffers are created on the first step, so this is
-            0 before then.
+            int: bytes of every state array (the integer step counts are not buffers); buffers
+            are created on a parameter's first update, so this is 0 before then.
 
         Example:
             >>> SGD([Tensor([1.0], requires_grad=True)], lr=0.1).state_bytes()
             0
         """
         ### BEGIN SOLUTION
-        return sum(buffer.nbytes for state in self.state for buffer in state.values())
+        return sum(value.nbytes for state in self.state for value in state.values() if isinstance(value, np.ndarray))
         ### END SOLUTION
 
 
@@ -140,6 +146,8 @@ class Adam(Optimizer):
         m = b1 * m + (1 - b1) * g;  v = b2 * v + (1 - b2) * g^2
         p = p - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
 
+    t is the parameter's own step count: 1 on the first step in which it has a gradient.
+
     Args:
         params (Iterable[Tensor]): tensors to update.
         lr (float): learning rate, > 0.
@@ -183,9 +191,10 @@ class Adam(Optimizer):
         v += (1 - beta2) * grad * grad
         # The formula's temporaries, updated in place (same arithmetic, fewer new arrays):
         # update = lr * m_hat / (sqrt(v_hat) + eps).
-        update = m / (1 - beta1 ** self.steps)
+        t = state["step"]
+        update = m / (1 - beta1 ** t)
         update *= self.lr
-        denominator = v / (1 - beta2 ** self.steps)
+        denominator = v / (1 - beta2 ** t)
         np.sqrt(denominator, out=denominator)
         denominator += self.eps
         update /= denominator

@@ -555,7 +555,8 @@ class Tensor:
         ### BEGIN SOLUTION
         axes = () if axis is None else (axis if isinstance(axis, tuple) else (axis,))
         for a in axes:
-            if not isinstance(a, (int, np.integer)) or not -max(self.ndim, 1) <= a < max(self.ndim, 1):
+            # A 0-d tensor has no axes at all: only axis=None reduces it.
+            if not isinstance(a, (int, np.integer)) or not -self.ndim <= a < self.ndim:
                 raise ValueError(f"{op}: axis {axis} is out of range for a tensor of shape {self.shape}")
         ### END SOLUTION
 
@@ -657,6 +658,40 @@ class Tensor:
         """
         ### BEGIN SOLUTION
         return Tensor(_ieee(np.log, self.data))
+        ### END SOLUTION
+
+    def expm1(self) -> "Tensor":
+        """Element-wise e**x - 1, accurate for tiny x where exp(x) - 1 would round to 0.
+
+        exp(1e-8) is 1.0 in float32, so exp(x) - 1 loses every digit near zero; expm1 keeps
+        the full relative precision there (expm1(1e-8) = 1e-8).
+
+        Returns:
+            Tensor: same shape; float dtype (integer inputs give float64).
+
+        Example:
+            >>> Tensor([1e-8]).expm1().data
+            array([1.e-08], dtype=float32)
+        """
+        ### BEGIN SOLUTION
+        return Tensor(_ieee(np.expm1, self.data))
+        ### END SOLUTION
+
+    def log1p(self) -> "Tensor":
+        """Element-wise log(1 + x), accurate for tiny x: log1p(-1) = -inf, below -1 nan, no warning.
+
+        1 + 1e-9 is 1.0 in float32, so log(1 + x) returns 0 where the answer is 1e-9; log1p
+        never forms 1 + x.
+
+        Returns:
+            Tensor: same shape; float dtype.
+
+        Example:
+            >>> Tensor([1e-9]).log1p().data
+            array([1.e-09], dtype=float32)
+        """
+        ### BEGIN SOLUTION
+        return Tensor(_ieee(np.log1p, self.data))
         ### END SOLUTION
 
     def sqrt(self) -> "Tensor":

@@ -134,7 +134,11 @@ class Sigmoid(Activation):
 
 
 class Tanh(Activation):
-    """Hyperbolic tangent, computed as 2 * sigmoid(2x) - 1 so it never overflows.
+    """Hyperbolic tangent, accurate to the last bits at both ends of its range.
+
+    With a = |x| and t = e^(-2a) - 1 (Tensor.expm1), tanh(a) = -t / (2 + t) and tanh(-a) = -tanh(a).
+    Nothing overflows (t lies in [-1, 0]) and, unlike 2 * sigmoid(2x) - 1 or (1 - e^-2a) / (1 + e^-2a),
+    nothing cancels near 0: expm1 keeps tanh(1e-8) = 1e-8 where those formulas return 0.
 
     Example:
         >>> Tanh()(Tensor([0.0])).data

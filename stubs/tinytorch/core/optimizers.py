@@ -50,6 +50,11 @@ class Optimizer:
     def step(self) -> None:
         """Update every parameter that has a gradient; subclasses define `_update`.
 
+        A parameter without a gradient (grad is None) is skipped entirely: its value, its buffers
+        and its step count stay as they are. Each parameter counts its own steps in
+        state["step"] (1 on its first update), so one that starts training late is bias-corrected
+        as a newcomer (Adam's t = 1), not with the optimizer's age.
+
         Example:
             >>> opt = SGD([Tensor([1.0], requires_grad=True)], lr=0.1); opt.step()
         """
@@ -62,8 +67,8 @@ class Optimizer:
         """Memory held by the optimizer's state buffers (not counting parameters or gradients).
 
         Returns:
-            int: bytes of every state array; buffers are created on the first step, so this is
-            0 before then.
+            int: bytes of every state array (the integer step counts are not buffers); buffers
+            are created on a parameter's first update, so this is 0 before then.
 
         Example:
             >>> SGD([Tensor([1.0], requires_grad=True)], lr=0.1).state_bytes()
@@ -105,6 +110,8 @@ class Adam(Optimizer):
         g = grad + weight_decay * p
         m = b1 * m + (1 - b1) * g;  v = b2 * v + (1 - b2) * g^2
         p = p - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+
+    t is the parameter's own step count: 1 on the first step in which it has a gradient.
 
     Args:
         params (Iterable[Tensor]): tensors to update.

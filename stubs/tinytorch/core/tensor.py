@@ -526,6 +526,36 @@ class Tensor:
         """
         raise NotImplementedError('Module 01 (tensor): implement Tensor.log -- see its docstring')
 
+    def expm1(self) -> "Tensor":
+        """Element-wise e**x - 1, accurate for tiny x where exp(x) - 1 would round to 0.
+
+        exp(1e-8) is 1.0 in float32, so exp(x) - 1 loses every digit near zero; expm1 keeps
+        the full relative precision there (expm1(1e-8) = 1e-8).
+
+        Returns:
+            Tensor: same shape; float dtype (integer inputs give float64).
+
+        Example:
+            >>> Tensor([1e-8]).expm1().data
+            array([1.e-08], dtype=float32)
+        """
+        raise NotImplementedError('Module 01 (tensor): implement Tensor.expm1 -- see its docstring')
+
+    def log1p(self) -> "Tensor":
+        """Element-wise log(1 + x), accurate for tiny x: log1p(-1) = -inf, below -1 nan, no warning.
+
+        1 + 1e-9 is 1.0 in float32, so log(1 + x) returns 0 where the answer is 1e-9; log1p
+        never forms 1 + x.
+
+        Returns:
+            Tensor: same shape; float dtype.
+
+        Example:
+            >>> Tensor([1e-9]).log1p().data
+            array([1.e-09], dtype=float32)
+        """
+        raise NotImplementedError('Module 01 (tensor): implement Tensor.log1p -- see its docstring')
+
     def sqrt(self) -> "Tensor":
         """Element-wise square root: sqrt(negative) = nan, no warning.
 

@@ -28,6 +28,12 @@ class CosineSchedule:
         afterwards:      lr = min_lr + (max_lr - min_lr) * (1 + cos(pi * progress)) / 2,
                          progress = (step - warmup_steps) / (total_steps - warmup_steps), capped at 1
 
+    Warmup climbs from zero, not from min_lr (like PyTorch's LinearLR): with max_lr=1.0 and
+    warmup_steps=4, steps 0-3 use 0.25, 0.5, 0.75, 1.0, so a warmup rate may lie below min_lr.
+    From step warmup_steps on, the rate stays within [min_lr, max_lr]; from total_steps on it
+    stays at min_lr: with max_lr=1.0, min_lr=0.1, warmup_steps=10, total_steps=110, step 60 (halfway
+    through the decay) uses 0.55 and steps 110 and 500 both use 0.1.
+
     Args:
         max_lr (float): peak learning rate, > 0.
         total_steps (int): steps until the rate reaches min_lr, > warmup_steps.
@@ -136,6 +142,11 @@ class Trainer:
         """One pass over `loader`: forward, backward, and an optimizer step every
         `accumulation_steps` batches (a final partial group also steps).
 
+        Each batch's loss is scaled by 1 / accumulation_steps before backward, so a full group
+        of k batches of size B steps like one batch of size k * B. A final partial group keeps
+        the same scale: 5 batches with accumulation_steps=2 give 3 steps, the last one from one
+        batch's gradient divided by 2.
+
         Args:
             loader (Iterable[tuple[Tensor, Tensor]]): (inputs, targets) batches.
 
@@ -149,6 +160,9 @@ class Trainer:
 
     def evaluate(self, loader) -> dict[str, float]:
         """Loss (and accuracy for class-id targets) over `loader`, with no graph and eval mode.
+
+        The model runs in eval mode (dropout off), so the result is deterministic; afterwards the
+        model is back in the mode it was in before the call.
 
         Args:
             loader (Iterable[tuple[Tensor, Tensor]]): (inputs, targets) batches.
