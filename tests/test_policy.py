@@ -216,6 +216,68 @@ def test_harmless_os_use_is_clean(tmp_path):
     assert found(tmp_path, "import os\nos.makedirs(os.path.join('a', 'b'), exist_ok=True)\nos.getpid()\n") == []
 
 
+# ---------------------------------------------------------------------------------- routes seen in attacks
+@pytest.mark.parametrize("source, expected", [
+    ("import pkgutil\nf = pkgutil.resolve_name('os:system')\n", [(1, "forbidden-import"), (2, "dynamic-code")]),
+    ("from pkgutil import resolve_name as find\n\nfind('os:system')\n",
+     [(1, "forbidden-import"), (3, "dynamic-code")]),
+    ("import unittest.mock as m\nm.pkgutil.resolve_name('os:system')\n", [(2, "dynamic-code")]),
+    ("import pydoc\nsystem = pydoc.locate('os.system')\n", [(1, "forbidden-import"), (2, "dynamic-code")]),
+    ("from pydoc import locate\nlocate('os.system')\n", [(1, "forbidden-import"), (2, "dynamic-code")]),
+    ("import pickle\npickle.loads(data)\n", [(1, "forbidden-import"), (2, "dynamic-code")]),
+    ("x = 1\nfrom pickle import load\n", [(2, "forbidden-import")]),
+    ("import pickle as p\nclass U(p.Unpickler):\n    pass\n", [(1, "forbidden-import"), (2, "dynamic-code")]),
+    ("import numpy as np\nnp.lib._npyio_impl.pickle.loads(data)\n", [(2, "dynamic-code")]),
+    ("import _pickle\n", [(1, "forbidden-import")]),
+    ("import copyreg\n", [(1, "forbidden-import")]),
+    ("def f():\n    import shelve\n    return shelve.open('db')\n", [(2, "forbidden-import"), (3, "dynamic-code")]),
+    ("import marshal\ncode = marshal.loads(blob)\n", [(1, "forbidden-import"), (2, "dynamic-code")]),
+    ("import runpy\n", [(1, "forbidden-import")]),
+    ("from runpy import run_path\n", [(1, "forbidden-import")]),
+    ("import runpy as r\nr.run_module('x')\n", [(1, "forbidden-import"), (2, "dynamic-code")]),
+    ("r = __import__('runpy')\n", [(1, "dynamic-code")]),
+    ("import _signal\n", [(1, "forbidden-import")]),
+    ("import _thread\n_thread.start_new_thread(f, ())\n", [(1, "forbidden-import")]),
+    ("import atexit\natexit.register(print)\n", [(1, "forbidden-import")]),
+    ("import gc\n", [(1, "forbidden-import")]),
+    ("from gc import get_referrers\n", [(1, "forbidden-import")]),
+    ("import ctypes\n", [(1, "forbidden-import")]),
+    ("import ctypes.util\n", [(1, "forbidden-import")]),
+    ("from _ctypes import dlopen\n", [(1, "forbidden-import")]),
+    ("import _posixsubprocess\n", [(1, "forbidden-import")]),
+    ("import faulthandler\nfaulthandler.dump_traceback_later(1, exit=True)\n", [(1, "forbidden-import")]),
+], ids=["pkgutil.resolve_name", "resolve_name-aliased", "pkgutil-through-other-module", "pydoc.locate",
+        "from-pydoc-import-locate", "pickle.loads", "from-pickle-import", "pickle.Unpickler", "pickle-through-numpy",
+        "_pickle", "copyreg", "shelve", "marshal.loads", "import-runpy", "from-runpy-import", "runpy-aliased",
+        "__import__-runpy", "_signal", "_thread", "atexit", "gc", "from-gc-import", "ctypes", "ctypes.util",
+        "_ctypes", "_posixsubprocess", "faulthandler"])
+def test_routes_seen_in_attacks(tmp_path, source, expected):
+    assert found(tmp_path, source) == expected
+
+
+@pytest.mark.parametrize("module", [
+    "pkgutil", "pydoc", "pickle", "_pickle", "copyreg", "shelve", "marshal", "runpy", "_signal", "_thread",
+    "atexit", "gc", "ctypes", "_ctypes", "_posixsubprocess", "faulthandler", "_socket", "_multiprocessing",
+    "_imp", "zipimport",
+])
+def test_forbidden_import_message_gives_the_manifest_reason(tmp_path, module):
+    write(tmp_path, {TENSOR: f"import {module}\n"})
+    [violation] = scan(tmp_path, CURRICULUM)
+    assert (violation.line, violation.rule) == (1, "forbidden-import")
+    assert f"'{module}'" in violation.message
+    assert CURRICULUM.policy["import_reasons"][module] in violation.message
+
+
+def test_route_message_names_the_route(tmp_path):
+    write(tmp_path, {TENSOR: "import unittest.mock as m\nm.pkgutil.resolve_name('os:system')\n"})
+    [violation] = scan(tmp_path, CURRICULUM)
+    assert "unittest.mock.pkgutil.resolve_name" in violation.message
+
+
+def test_raising_the_recursion_limit_is_allowed(tmp_path):
+    assert found(tmp_path, "import sys\nsys.setrecursionlimit(10_000)\n") == []
+
+
 # ---------------------------------------------------------------------------------- introspection
 @pytest.mark.parametrize("source", [
     "import sys\nframe = sys._getframe(1)\n",
@@ -275,6 +337,28 @@ def test_patching_the_package_own_classes_is_allowed(tmp_path):
         "json-report", "test-glob", "test-file", "bytes", "backslash-path"])
 def test_reads_tests_strings(tmp_path, source):
     assert "reads-tests" in {rule for _, rule in found(tmp_path, source)}
+
+
+@pytest.mark.parametrize("text", [
+    "specific", "inspect/x", "my_spec.txt", "unit tests passed", "latest_results.txt", "test_ x.py",
+    "contest_results.txt", "grading_scale", "test_2.txt.py",
+], ids=["specific", "inspect", "spec-in-a-name", "tests-in-prose", "test_-without-py", "space-in-run",
+        "no-py", "grading-in-a-name", "py-not-after-the-run"])
+def test_reads_tests_leaves_ordinary_text_alone(tmp_path, text):
+    assert found(tmp_path, f"p = {text!r}\n") == []
+
+
+@pytest.mark.parametrize("text, part", [
+    ("../spec/test_01_tensor.py", "/spec/"),
+    ("C:\\course\\Tests", "\\Tests"),
+    ("**/Test_[0-9]*.py", "Test_[0-9]*.py"),
+    ("test_test_test_test_x.py", "test_test_test_test_x.py"),
+    ("runs --JSON-REPORT", "JSON-REPORT"),
+], ids=["path-part", "backslash-and-end", "glob", "repeated-prefix", "case"])
+def test_reads_tests_message_quotes_the_part_that_matched(tmp_path, text, part):
+    write(tmp_path, {TENSOR: f"p = {text!r}\n"})
+    [violation] = scan(tmp_path, CURRICULUM)
+    assert violation.rule == "reads-tests" and f"whose part {part!r}" in violation.message
 
 
 @pytest.mark.parametrize("source", [
@@ -558,16 +642,38 @@ def test_manifest_defines_every_policy_key():
     policy = CURRICULUM.policy
     for key in ("forbidden_imports", "dynamic_code", "builtins_tamper", "no_assign", "process_control",
                 "introspection", "forbidden_strings", "compiled_suffixes", "max_file_bytes", "max_files",
-                "max_total_bytes", "import_reasons", "module_aliases"):
+                "max_total_bytes", "scan_seconds_per_file", "import_reasons", "module_aliases"):
         assert policy.get(key), key
     assert set(policy["forbidden_imports"]) <= set(policy["import_reasons"])
-    for pattern in policy["forbidden_strings"]:
-        re.compile(pattern)
+    # forbidden_strings is plain text now (see the manifest): nothing in it may read as a regular expression
+    assert not any(re.search(r"[\\()|+?{}^$]", entry) for entry in policy["forbidden_strings"])
 
 
-def test_bad_regular_expression_in_manifest_is_a_manifest_error(tmp_path):
+def manifest_with(old: str, new: str) -> str:
     manifest = (REPO_ROOT / "grading" / "curriculum.toml").read_text(encoding="utf-8")
-    manifest = manifest.replace("forbidden_strings = [", "forbidden_strings = ['(unclosed', ", 1)
+    assert old in manifest
+    return manifest.replace(old, new, 1)
+
+
+@pytest.mark.parametrize("entry", ["'test_*_*.py'", "''", "'/'", "'**'", '"a\\u0000b"'],
+                         ids=["two-stars", "empty", "only-slash", "only-stars", "nul"])
+def test_bad_forbidden_string_in_manifest_is_a_manifest_error(tmp_path, entry):
+    manifest = manifest_with("forbidden_strings = [", f"forbidden_strings = [{entry}, ")
     write(tmp_path, {TENSOR: ""})
     with pytest.raises(ManifestError, match="forbidden_strings"):
+        scan(tmp_path, parse(manifest))
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "'5'", "true"])
+def test_scan_budget_must_be_a_positive_number(tmp_path, value):
+    manifest = manifest_with("scan_seconds_per_file = 5", f"scan_seconds_per_file = {value}")
+    write(tmp_path, {TENSOR: ""})
+    with pytest.raises(ManifestError, match="scan_seconds_per_file"):
+        scan(tmp_path, parse(manifest))
+
+
+def test_name_patterns_take_star_as_their_only_wildcard(tmp_path):
+    manifest = manifest_with('process_control = [', 'process_control = ["os.exec[lv]", ')
+    write(tmp_path, {TENSOR: ""})
+    with pytest.raises(ManifestError, match="process_control"):
         scan(tmp_path, parse(manifest))
