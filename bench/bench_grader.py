@@ -2,9 +2,12 @@
 
   * a full `kata grade` of the reference (every module with tests, isolated + integrated views,
     integration suite) with --jobs 1 and --jobs 2, wall-clock seconds and the speed-up;
+  * the price of the sandbox: the same full grade (--jobs 2) inside bubblewrap and without it
+    (KATA_SANDBOX=none), run alternately, median of --repeats each;
   * `kata regrade` throughput on a roster of N copies of the reference (--jobs 2): submissions
     per minute, and the per-submission wall time it implies.
-Target on a 2-core machine: a full grade of the reference in under 3 minutes.
+Targets on a 2-core machine: a full grade of the reference in under 3 minutes; the sandbox costs at
+most 1.3x in wall time.
 
 Run:  .venv/bin/python bench/bench_grader.py [--copies 20] [--skip-regrade]
 """
@@ -12,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -24,7 +29,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grading import curriculum as curriculum_module, regrade  # noqa: E402
+from grading import curriculum as curriculum_module, regrade, sandbox  # noqa: E402
 from grading import report as report_module  # noqa: E402
 from grading.grader import GradeOptions, grade  # noqa: E402
 
@@ -38,6 +43,24 @@ def timed_grade(jobs: int, course) -> tuple[float, dict]:
     started = time.perf_counter()
     report = report_module.build(grade(options(jobs), course))
     return time.perf_counter() - started, report
+
+
+def timed_grade_isolated(sandboxed: bool, course) -> float:
+    """One full grade with --jobs 2, with or without bubblewrap."""
+    saved = os.environ.pop(sandbox.FORCE_NONE_VARIABLE, None)
+    if not sandboxed:
+        os.environ[sandbox.FORCE_NONE_VARIABLE] = "none"
+    sandbox.isolation.cache_clear()
+    try:
+        expected = "bubblewrap" if sandboxed else "none"
+        if sandbox.isolation().kind != expected:
+            raise SystemExit(f"cannot measure with isolation {expected}: {sandbox.isolation().reason}")
+        return timed_grade(2, course)[0]
+    finally:
+        os.environ.pop(sandbox.FORCE_NONE_VARIABLE, None)
+        if saved is not None:
+            os.environ[sandbox.FORCE_NONE_VARIABLE] = saved
+        sandbox.isolation.cache_clear()
 
 
 def timed_regrade(copies: int, jobs: int, course) -> float:
@@ -56,25 +79,38 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=20, help="roster size for the regrade measurement")
     parser.add_argument("--skip-regrade", action="store_true")
+    parser.add_argument("--repeats", type=int, default=1, help="full grades per isolation setting (alternating)")
+    parser.add_argument("--sandbox-only", action="store_true", help="measure only the price of the sandbox")
     args = parser.parse_args()
     course = curriculum_module.load()
     console = Console()
 
-    one, report = timed_grade(1, course)
-    two, _ = timed_grade(2, course)
-    table = Table(title=f"kata grade reference: {report['summary']['tests']} tests, "
-                        f"{len(report['modules'])} runners, score {report['score']:g}/{report['max_score']:g}")
+    table = Table(title="kata grade of the reference")
     for column in ("measurement", "wall time", "ratio"):
         table.add_column(column, justify="left" if column == "measurement" else "right")
-    table.add_row("full grade, --jobs 1", f"{one:.1f} s", "1.00x")
-    table.add_row("full grade, --jobs 2", f"{two:.1f} s", f"{one / two:.2f}x faster")
-    if not args.skip_regrade:
+    isolated, bare = [], []
+    for _ in range(args.repeats):
+        isolated.append(timed_grade_isolated(True, course))
+        bare.append(timed_grade_isolated(False, course))
+    with_sandbox, without = statistics.median(isolated), statistics.median(bare)
+    table.add_row(f"full grade, --jobs 2, no sandbox (median of {len(bare)})", f"{without:.1f} s", "1.00x")
+    table.add_row(f"full grade, --jobs 2, bubblewrap {sandbox.isolation().version} (median of {len(isolated)})",
+                  f"{with_sandbox:.1f} s", f"{with_sandbox / without:.2f}x")
+    two = with_sandbox
+    if not args.sandbox_only:
+        one, report = timed_grade(1, course)
+        table.title = (f"kata grade reference: {report['summary']['tests']} tests, {len(report['modules'])} runners, "
+                       f"score {report['score']:g}/{report['max_score']:g}")
+        table.add_row("full grade, --jobs 1", f"{one:.1f} s", f"{one / two:.2f}x the --jobs 2 time")
+    if not args.skip_regrade and not args.sandbox_only:
         elapsed = timed_regrade(args.copies, 2, course)
         table.add_row(f"regrade {args.copies} copies, --jobs 2", f"{elapsed:.1f} s",
                       f"{args.copies / elapsed * 60:.1f} submissions/min, {elapsed / args.copies:.1f} s each")
     console.print(table)
     verdict = "met" if two < 180 else "NOT met"
     console.print(f"target (full grade under 180 s with --jobs 2): {verdict} ({two:.1f} s)")
+    verdict = "met" if with_sandbox <= 1.3 * without else "NOT met"
+    console.print(f"target (the sandbox costs at most 1.3x): {verdict} ({with_sandbox / without:.2f}x)")
 
 
 if __name__ == "__main__":

@@ -126,7 +126,13 @@ def build_parser() -> argparse.ArgumentParser:
     regrade.add_argument("--modules", default=None, help="module selection, e.g. 1-8,13")
     regrade.add_argument("--reference", default=None, help="reference solution root (default: reference/)")
     regrade.add_argument("--hidden", default=None, help="hidden tests root (default: hidden_tests/)")
+    regrade.add_argument("--allow-unsandboxed", action="store_true",
+                         help="grade even when bubblewrap cannot run here (students' code then runs with your rights)")
     regrade.set_defaults(handler=_regrade, submission=None, work_dir=None)
+
+    check = commands.add_parser("sandbox", help="say whether graded code runs inside bubblewrap here, and if not why")
+    check.add_argument("--require", action="store_true", help="exit 1 when there is no working sandbox")
+    check.set_defaults(handler=_sandbox)
 
     gradebook = commands.add_parser("gradebook", help="work with gradebooks written by regrade")
     gradebook_commands = gradebook.add_subparsers(dest="gradebook_command", required=True)
@@ -147,6 +153,17 @@ def _regrade(args: argparse.Namespace) -> int:
     from grading import cli_grade
 
     return cli_grade.run_regrade(args)
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from grading import sandbox
+
+    isolation = sandbox.isolation()
+    if isolation.sandboxed:
+        print(f"sandbox: bubblewrap {isolation.version}: graded code runs isolated")
+        return 0
+    print(f"sandbox: none: {isolation.reason}", file=sys.stderr)
+    return 1 if args.require else 0
 
 
 def _gradebook_merge(args: argparse.Namespace) -> int:

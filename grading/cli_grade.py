@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grading import REPO_ROOT, curriculum as curriculum_module, render, report as report_module
+from grading import REPO_ROOT, curriculum as curriculum_module, render, report as report_module, sandbox
 from grading.grader import GradeError, GradeOptions, grade
 
 
@@ -85,6 +85,7 @@ def run_regrade(args: argparse.Namespace) -> int:
     curriculum = curriculum_module.load()
     console = Console()
     try:
+        regrade.require_isolation(sandbox.isolation(), args.allow_unsandboxed)
         shard = regrade.parse_shard(args.shard)
         base = options_from(args, curriculum)  # --jobs: students at a time, each graded with one process
         rows = regrade.regrade(Path(args.roster), Path(args.out), base, curriculum, args.jobs, shard, args.force,

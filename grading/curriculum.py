@@ -59,6 +59,7 @@ class GradingSettings:
     import_timeout: float = 30
     memory_limit_mib: int = 4096
     output_limit_mib: int = 16
+    max_processes: int = 64
     stop_after_timeouts: int = 3
     score_quantum: int = 16
     integration_points: int = 20

@@ -64,6 +64,7 @@ class Grading:
     runs: dict[str, RunResult] = field(default_factory=dict)
     violations: list = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    isolation: sandbox.Isolation = field(default_factory=lambda: sandbox.isolation())
     durations: dict[str, float] = field(default_factory=dict)
 
 
@@ -109,6 +110,10 @@ def _grade_in(root: Path, options: GradeOptions, curriculum: Curriculum, submiss
     settings = options.settings or curriculum.grading
     grading = Grading(options, curriculum, settings, submission, fingerprint(submission / curriculum.package),
                       workspace.tests_fingerprint(), graded)
+    if not grading.isolation.sandboxed:
+        grading.notices.append(f"graded WITHOUT a sandbox (isolation: none): {grading.isolation.reason}. The "
+                               "submission's code ran with the grader's own rights, so this grade is not "
+                               "protected against tampering")
     if hidden is None:
         grading.notices.append("visible-only grade: no hidden tests were available (hidden and integration "
                                "suites not run); the final grade may differ")
@@ -116,7 +121,7 @@ def _grade_in(root: Path, options: GradeOptions, curriculum: Curriculum, submiss
         grading.notices.append("no reference solution available: unit suites ran on the whole submission "
                                "(integrated mode), so a bug in an early module also costs later modules")
     grading.violations = policy.scan(submission, curriculum)
-    variants = _package_variants(workspace, submission, reference, graded, curriculum.package)
+    variants = _package_variants(workspace, submission, reference, graded, curriculum)
     inventory = _timed(grading, "inventory", _inventory, workspace, variants, reference, graded, settings, curriculum)
     probes = _timed(grading, "probes", _probe_all, workspace, variants, settings, options.jobs)
     plans = _plans(grading, inventory, variants, probes, reference is not None, submission)
@@ -134,14 +139,15 @@ def _timed(grading: Grading, step: str, function, *args):
 
 
 def _package_variants(workspace: Workspace, submission: Path, reference: Path | None, graded: list[Module],
-                      package: str) -> dict[str, tuple[Path, list[str]]]:
+                      curriculum: Curriculum) -> dict[str, tuple[Path, list[str]]]:
     """{variant name: (package root, dotted modules to probe)}: the student's whole package, and
     with a reference one isolated package per graded module."""
-    variants = {"integrated": (workspace.integrated_package(submission, package), [m.path for m in graded])}
+    variants = {"integrated": (workspace.integrated_package(submission, curriculum.package),
+                               [m.path for m in graded])}
     if reference is not None:
         for module in graded:
             variants[f"isolated-{module.label}"] = (
-                workspace.isolated_package(reference, submission, module, package), [module.path])
+                workspace.isolated_package(reference, submission, module, curriculum), [module.path])
     return variants
 
 
@@ -221,13 +227,13 @@ def _probe_all(workspace: Workspace, variants: dict, settings: GradingSettings, 
 def _probe(workspace: Workspace, name: str, package: Path, names: list[str], settings: GradingSettings) -> dict:
     """Import each dotted name in the package variant; {name: ProbeResult}."""
     folder = workspace.run_folder(f"probe-{name}")
-    results_file = folder / "imports.jsonl"
-    command = [sys.executable, str(Path(__file__).with_name("probe.py")), str(results_file),
+    command = [sys.executable, str(Path(__file__).with_name("probe.py")), f"fd:{sandbox.CHANNEL_FD}",
                str(package), *names]
-    outcome = sandbox.run(command, cwd=workspace.root, env=runner.subprocess_env(workspace),
+    outcome = sandbox.run(command, view=sandbox.View((package,), package), env=runner.subprocess_env(workspace),
                           limits=runner.limits(settings, settings.import_timeout), output_path=folder / "output.txt")
+    (folder / "imports.jsonl").write_bytes(outcome.channel)  # a copy for people to read
     found = {}
-    for event in runner.read_events(results_file):
+    for event in runner.json_lines(outcome.channel)[0]:
         if event.get("name") in names and event["name"] not in found:
             found[event["name"]] = ProbeResult(bool(event.get("ok")), str(event.get("error", "")),
                                                str(event.get("path", "")), int(event.get("line") or 0))

@@ -1,9 +1,9 @@
 """Import probe: does each module of a submission import at all, and if not, why?
 
 Run by the grader inside the sandbox, before any test, as
-    python grading/probe.py RESULTS_FILE PACKAGE_ROOT tinytorch tinytorch.core.tensor ...
-It imports each dotted name in order and appends one JSON line per name to RESULTS_FILE (not
-stdout, which the submission may flood):
+    python grading/probe.py fd:3 PACKAGE_ROOT tinytorch tinytorch.core.tensor ...
+It imports each dotted name in order and writes one JSON line per name to the grader's channel,
+descriptor 3 (or to a file, given a path instead; never stdout, which the submission may flood):
     {"name": ..., "ok": true}  or  {"name": ..., "ok": false, "error": ..., "path": ..., "line": ...}
 `path`/`line` point into the submission where the failure happened (a syntax error's own line, or
 the deepest traceback frame inside PACKAGE_ROOT). A name with no line at all means the process
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -50,8 +51,11 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:1000]
 
 
-def probe(results: Path, root: Path, names: list[str]) -> None:
+def probe(results: str, root: Path, names: list[str]) -> None:
     sys.path[:] = [str(root)] + [p for p in sys.path if p and Path(p).resolve() != Path(__file__).resolve().parent]
+    # Opened before any submission code runs, line-buffered: each record leaves as soon as it is known.
+    channel = os.fdopen(int(results[3:]), "a", encoding="utf-8", buffering=1) if results.startswith("fd:") \
+        else open(results, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 -- closed below
     for name in names:
         try:
             importlib.import_module(name)
@@ -59,9 +63,9 @@ def probe(results: Path, root: Path, names: list[str]) -> None:
         except BaseException as error:  # noqa: BLE001 -- every way an import can fail is reported
             path, line = _location_in(root, error)
             record = {"name": name, "ok": False, "error": _describe(error), "path": path, "line": line}
-        with results.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
+        channel.write(json.dumps(record) + "\n")
+    channel.close()
 
 
 if __name__ == "__main__":
-    probe(Path(sys.argv[1]), Path(sys.argv[2]).resolve(), sys.argv[3:])
+    probe(sys.argv[1], Path(sys.argv[2]).resolve(), sys.argv[3:])

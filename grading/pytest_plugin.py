@@ -12,6 +12,7 @@ itself; the runner checks the canary tests it injects (see grading/runner.py).
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 
@@ -22,9 +23,17 @@ MESSAGE_LIMIT = 2000
 REPEAT_SECONDS = 1.0  # after a test's deadline, the timeout alarm fires again this often
 
 
+def open_channel(target: str):
+    """A line-buffered text stream to `target`: "fd:N" is an inherited descriptor (the grader's
+    pipe, see grading/sandbox.py), anything else a file path to append to."""
+    if target.startswith("fd:"):
+        return os.fdopen(int(target[3:]), "a", encoding="utf-8", buffering=1)
+    return open(target, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 -- the caller closes it
+
+
 class Journal:
     def __init__(self, path: str, stop_after_timeouts: int, budget: float, always_run: list[str]):
-        self._handle = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 -- closed at session end
+        self._handle = open_channel(path)
         self.stop_after_timeouts = stop_after_timeouts
         self.deadline = time.monotonic() + budget if budget else None
         self.always_run = set(always_run)
@@ -51,7 +60,8 @@ _ACTIVE: dict = {"journal": None, "test_code_running": False}
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("kata grader")
-    group.addoption("--kata-journal", metavar="PATH", help="append one JSON line per test event to PATH")
+    group.addoption("--kata-journal", metavar="PATH", help="append one JSON line per test event to PATH "
+                    "(fd:N: to inherited descriptor N)")
     group.addoption("--kata-stop-after-timeouts", type=int, default=0, metavar="N",
                     help="skip the remaining tests after N consecutive tests time out (0: never)")
     group.addoption("--kata-budget", type=float, default=0, metavar="SECONDS",

@@ -24,6 +24,7 @@ from pathlib import Path
 from rich.console import Console
 
 from grading import report as report_module
+from grading.sandbox import Isolation, isolation
 from grading.curriculum import Curriculum
 from grading.grader import GradeError, GradeOptions, grade
 from grading.workspace import fingerprint, tests_fingerprint
@@ -62,19 +63,29 @@ def _up_to_date(report_path: Path, student_dir: Path, package: str, modules: lis
     same_code = existing.get("submission", {}).get("fingerprint") == fingerprint(student_dir / package)
     same_tests = grader.get("tests_fingerprint") == tests
     same_modules = modules is None or grader.get("modules") == modules
-    return existing if same_code and same_tests and same_modules else None
+    # A grade made without the sandbox is made again once the sandbox works.
+    same_isolation = existing.get("isolation", {}).get("kind") == isolation().kind
+    return existing if same_code and same_tests and same_modules and same_isolation else None
+
+
+def require_isolation(isolation: Isolation, allow_unsandboxed: bool) -> None:
+    """The authoritative grade runs students' code only inside the sandbox, unless told otherwise."""
+    if not isolation.sandboxed and not allow_unsandboxed:
+        raise GradeError(f"refusing to regrade without a sandbox: {isolation.reason}. Fix that, or pass "
+                         "--allow-unsandboxed to run every student's code with your own rights")
 
 
 def row_from_report(student: str, report: dict, report_path: str) -> dict:
     row = {"student": student, "total": report["score"], "max": report["max_score"], "status": report["status"],
-           "report": report_path, "message": "; ".join(report["notices"])}
+           "isolation": report["isolation"]["kind"], "report": report_path, "message": "; ".join(report["notices"])}
     for runner in report["modules"]:
         row[runner["id"]] = runner["score"]
     return row
 
 
 def error_row(student: str, message: str) -> dict:
-    return {"student": student, "total": 0, "max": 0, "status": "error", "report": "", "message": message}
+    return {"student": student, "total": 0, "max": 0, "status": "error", "isolation": "", "report": "",
+            "message": message}
 
 
 def regrade(roster: Path, out: Path, base: GradeOptions, curriculum: Curriculum, jobs: int,
@@ -121,7 +132,7 @@ def _progress(console: Console, row: dict, note: str, done: int, total: int) -> 
 def columns(rows: list[dict], curriculum: Curriculum) -> list[str]:
     runner_ids = [m.runner_id for m in curriculum] + ["integration", "milestones"]
     present = [rid for rid in runner_ids if any(rid in row for row in rows)]
-    return ["student", "total", "max", *present, "status", "report", "message"]
+    return ["student", "total", "max", *present, "status", "isolation", "report", "message"]
 
 
 def write_gradebook(rows: list[dict], out: Path, curriculum: Curriculum) -> None:

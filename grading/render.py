@@ -76,8 +76,9 @@ def markdown(report: dict) -> str:
 
 
 def annotations(report: dict, submission_prefix: str = "") -> str:
-    """`::error` lines that point at the student's file and line (one per failing test with a location)."""
-    out = []
+    """`::error` lines that point at the student's file and line (one per failing test with a location),
+    after one `::warning` per notice (e.g. a grade made without a sandbox)."""
+    out = [f"::warning title=kata grade::{_escape_data(_one_line(notice, 1000))}" for notice in report["notices"]]
     for test in report["tests"]:
         if test["status"] == "pass" or not test["filename"].startswith("tinytorch/"):
             continue

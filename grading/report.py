@@ -5,11 +5,14 @@ Every object in `modules` is a GitHub Classroom reporter runner payload as it st
 `status`, numeric `max_score`, `tests[]` with numeric `score` and `line_no`), under the runner
 ids m01...m20, `integration` and `milestones`. The top-level `tests` list is the concatenation
 of the modules' tests. Hidden tests are listed under generic names, without their code, test
-names or expected values; the message of a hidden test shows only what the student's own code
-raised, never the test's assertion.
+names, inputs or expected values, and their messages come from a fixed vocabulary
+(HIDDEN_VOCABULARY): never the student's own exception text, which would be a channel out of the
+sandbox. Visible tests keep their full messages, up to VISIBLE_MESSAGE_LIMIT characters.
 """
 from __future__ import annotations
 
+import ast
+import builtins
 import datetime as dt
 import hashlib
 import json
@@ -20,7 +23,8 @@ from pathlib import Path
 
 from grading import scoring
 from grading.grader import Grading
-from grading.runner import RunResult, TestResult
+from grading.runner import TAMPERED, RunResult, TestResult
+from grading.workspace import python_files
 
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "report.schema.json"
 SCHEMA_ID = "tinytorch-kata/grade-report"
@@ -33,13 +37,14 @@ HIDDEN_LABEL = {"hidden": "hidden check", "integration": "integration check", "m
 def build(grading: Grading) -> dict:
     """The report as a JSON-ready dict."""
     settings = grading.settings
+    defined = defined_names(grading.submission_root / grading.curriculum.package)
     runners = []
     for module in grading.modules:
         isolated = grading.runs.get(f"{module.runner_id}-isolated")
         integrated = grading.runs[f"{module.runner_id}-integrated"]
         scored = isolated or integrated
         runner = _runner(module.runner_id, f"{module.label} {module.slug}", module.title, module.points,
-                         scored, settings.score_quantum, module.number)
+                         scored, settings.score_quantum, defined, module.number)
         runner["mode"] = "isolated" if isolated else "integrated"
         runner["views"] = {"integrated": _view(integrated)}
         if isolated:
@@ -49,7 +54,8 @@ def build(grading: Grading) -> dict:
     for runner_id, title, weight_key in SUITE_RUNNERS:
         run = grading.runs.get(f"{runner_id}-integrated")
         if run is not None:
-            runner = _runner(runner_id, runner_id, title, getattr(settings, weight_key), run, settings.score_quantum)
+            runner = _runner(runner_id, runner_id, title, getattr(settings, weight_key), run, settings.score_quantum,
+                             defined)
             runner["mode"] = "integrated"
             runner["views"] = {"integrated": _view(run)}
             runner["duration"] = round(run.duration, 3)
@@ -78,6 +84,7 @@ def build(grading: Grading) -> dict:
             "modules": [m.number for m in grading.modules],
             "jobs": grading.options.jobs,
         },
+        "isolation": grading.isolation.as_dict(),
         "environment": {"python": platform.python_version(), "platform": platform.platform(),
                         **{name: _version(name) for name in ("numpy", "pytest", "hypothesis")}},
         "summary": _summary(tests),
@@ -90,9 +97,9 @@ def build(grading: Grading) -> dict:
 
 
 def _runner(runner_id: str, name: str, title: str, weight: float, run: RunResult, quantum: int,
-            number: int | None = None) -> dict:
+            defined: frozenset[str], number: int | None = None) -> dict:
     maxima = scoring.max_scores([r.entry.points for r in run.results], weight, quantum)
-    tests = [_test(result, maximum, runner_id, number, run, index)
+    tests = [_test(result, maximum, runner_id, number, run, index, defined)
              for index, (result, maximum) in enumerate(zip(run.results, maxima), start=1)]
     outcomes = [r.outcome for r in run.results]
     first_failure = next((t for t in tests if t["status"] != "pass"), None)
@@ -112,7 +119,8 @@ def _runner(runner_id: str, name: str, title: str, weight: float, run: RunResult
     }
 
 
-def _test(result: TestResult, maximum: float, runner_id: str, number: int | None, run: RunResult, index: int) -> dict:
+def _test(result: TestResult, maximum: float, runner_id: str, number: int | None, run: RunResult, index: int,
+          defined: frozenset[str]) -> dict:
     entry = result.entry
     hidden = entry.suite != "visible"
     if hidden:
@@ -121,13 +129,14 @@ def _test(result: TestResult, maximum: float, runner_id: str, number: int | None
     else:
         name = entry.nodeid.removeprefix("spec/")
         nodeid = entry.nodeid
-    filename, line = result.location if result.location else ("", 0) if hidden else (entry.path, entry.line)
+    # A hidden check does not point into the student's file either: which line raised is a channel too.
+    filename, line = ("", 0) if hidden else result.location or (entry.path, entry.line)
     return {
         "name": name,
         "status": {"passed": "pass", "error": "error", "not-run": "error"}.get(result.outcome, "fail"),
         "score": scoring.earned(maximum, result.outcome),
         "max_score": maximum,
-        "message": _message(result, hidden) or None,
+        "message": _message(result, hidden, run, defined) or None,
         "line_no": line,
         "filename": filename,
         "duration": round(result.duration, 6),
@@ -142,6 +151,15 @@ def _test(result: TestResult, maximum: float, runner_id: str, number: int | None
 
 
 _EXCEPTION_NAME = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning)|Failed)\b")
+_STUB_FUNCTION = re.compile(r"implement ([A-Za-z_][\w.]{0,100}) -- ")
+VISIBLE_MESSAGE_LIMIT = 2000  # characters of a visible test's message kept in the report
+# Every message a hidden check can show: nothing a submission computes at run time reaches it, so a
+# hidden check cannot carry text out of the sandbox (a test's name, its inputs, a file the code read).
+HIDDEN_VOCABULARY = ("passed", "wrong values", "raised <builtin exception class>",
+                     "not implemented: <function named in the stub message>", "ran out of time", "crashed",
+                     "tampering detected", "not run")
+_BUILTIN_EXCEPTIONS = frozenset(name for name, value in vars(builtins).items()
+                                if isinstance(value, type) and issubclass(value, BaseException))
 
 
 def _exception_name(message: str) -> str:
@@ -152,32 +170,64 @@ def _exception_name(message: str) -> str:
     return match.group(1) if match else ""
 
 
-_HIDDEN_PATH = re.compile(r"hidden_tests/[\w/.\[\]:-]*")
-
-
-def _message(result: TestResult, hidden: bool) -> str:
-    """What the student is told. For hidden tests: the grader's own explanations, or what the
-    student's code raised (when the failure happened inside their file); never the test's assertion,
-    name or file."""
-    text = _explain(result, hidden)
-    return _HIDDEN_PATH.sub("a hidden test file", text) if hidden else text
-
-
-def _explain(result: TestResult, hidden: bool) -> str:
+def _message(result: TestResult, hidden: bool, run: RunResult, defined: frozenset[str]) -> str:
+    """What the student is told: a visible test's own message (capped), a hidden check's word from
+    HIDDEN_VOCABULARY."""
+    if hidden:
+        return _hidden_message(result, run, defined)
     if result.outcome == "passed":
         return ""
+    text = _explain_visible(result)
+    return text if len(text) <= VISIBLE_MESSAGE_LIMIT else text[:VISIBLE_MESSAGE_LIMIT] + " ... [truncated]"
+
+
+def _explain_visible(result: TestResult) -> str:
     if result.timed_out:
-        return "a hidden check ran out of time" if hidden else f"ran out of time ({result.message})"
+        return f"ran out of time ({result.message})"
     if "[Errno 27] File too large" in result.message:  # the sandbox's file-size limit (RLIMIT_FSIZE)
         return "the code wrote more output than the grader allows (print less)"
-    if result.message.startswith("NotImplementedError") and (not hidden or result.location is not None):
+    if result.message.startswith("NotImplementedError"):
         return "not implemented: " + result.message.removeprefix("NotImplementedError").lstrip(": ")
-    if not hidden or result.outcome == "not-run" or result.location is not None:
-        return result.message
+    return result.message
+
+
+def _hidden_message(result: TestResult, run: RunResult, defined: frozenset[str]) -> str:
+    if result.outcome == "passed":
+        return "passed"
+    if result.timed_out:
+        return "ran out of time"
+    if run.problem and result.message == run.problem:
+        return "tampering detected" if run.problem == TAMPERED else "crashed"
+    if result.outcome == "not-run":
+        return "not run"
     name = _exception_name(result.message)
-    if result.outcome == "error" and not name:
-        return result.message  # the grader's own explanation (crash, tampering)
-    return f"a hidden check failed ({name})" if name else "a hidden check failed"
+    if name == "NotImplementedError":
+        # Only a name the submission itself defines, read from its source before it ran: a name the
+        # code made up at run time could carry anything out.
+        match = _STUB_FUNCTION.search(result.message)
+        return f"not implemented: {match.group(1)}" if match and match.group(1) in defined else "raised NotImplementedError"
+    if name in ("AssertionError", "Failed") and result.location is None:
+        return "wrong values"  # the test's own assertion
+    if name in _BUILTIN_EXCEPTIONS:
+        return f"raised {name}"
+    return "crashed"
+
+
+def defined_names(package_dir: Path) -> frozenset[str]:
+    """Functions, classes and methods (as Class.method) defined in a package's source files."""
+    names: set[str] = set()
+    for relative in python_files(package_dir):
+        try:
+            tree = ast.parse((package_dir / relative).read_bytes())
+        except (SyntaxError, ValueError, OSError, RecursionError):
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            if isinstance(node, ast.ClassDef):
+                names.update(f"{node.name}.{item.name}" for item in node.body
+                             if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)))
+    return frozenset(names)
 
 
 def _suites(results: list[TestResult]) -> dict:

@@ -1,7 +1,8 @@
 """Run test files against one package variant in a sandboxed pytest subprocess; read the results.
 
-Each run is one pytest process (grading/sandbox.py limits) with the grader's plugin writing a
-journal (grading/pytest_plugin.py). The run's results are trusted only when the process finished
+Each run is one pytest process per secrecy group (the visible spec; the hidden suites), each in
+its own sandbox (grading/sandbox.py), with the grader's plugin writing a journal to the grader's
+pipe (grading/pytest_plugin.py). The run's results are trusted only when the process finished
 its session and the two canary tests the grader appended came back right (the must-pass passed,
 the must-fail failed): a submission that patches pytest's reporting, writes its own results or
 kills the process cannot turn failures into passes. An untrusted run scores zero and says why.
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from grading import sandbox
@@ -20,6 +21,8 @@ from grading.workspace import Canary, Workspace
 
 TAMPERED = ("the grader's control tests came back wrong or its results file was written by something else: the "
             "submission interfered with the test framework, so this run was discarded (tampering)")
+HIDDEN_PROCESS_FAILED = ("the process running the hidden checks crashed or was stopped before it finished; results only "
+                         "count from runs that finish, so this run scores zero")
 SUITES = {"spec": "visible", "hidden_tests/unit": "hidden", "hidden_tests/integration": "integration",
           "hidden_tests/milestones": "milestone"}
 
@@ -81,13 +84,13 @@ class RunResult:
 
 
 # ---------------------------------------------------------------- running pytest
-def pytest_command(files: list[str], package: Path, journal: Path, settings: GradingSettings,
-                   always_run: list[str], collect_only: bool = False) -> list[str]:
+def pytest_command(files: list[str], package: Path, settings: GradingSettings, always_run: list[str],
+                   collect_only: bool = False) -> list[str]:
     command = [sys.executable, "-m", "pytest", *files, "-c", "pytest.ini", "--rootdir", ".",
                "-p", "pytest_timeout", "-p", "_hypothesis_pytestplugin", "-p", "grading.pytest_plugin",
                # `--opt=value`: a separate path argument would look like a test path to pytest's early
                # parse, which would then load the conftest.py files above it.
-               f"--submission={package}", f"--kata-journal={journal}", "-q", "--no-header", "-rN"]
+               f"--submission={package}", f"--kata-journal=fd:{sandbox.CHANNEL_FD}", "-q", "--no-header", "-rN"]
     if collect_only:
         return command + ["--collect-only"]
     budget = max(settings.run_timeout - 3 * settings.test_timeout, settings.test_timeout)
@@ -105,58 +108,108 @@ def subprocess_env(workspace: Workspace) -> dict[str, str]:
 
 def limits(settings: GradingSettings, wall_seconds: float) -> sandbox.Limits:
     return sandbox.Limits(wall_seconds=wall_seconds, memory_bytes=settings.memory_limit_mib * sandbox.MIB,
-                          file_bytes=settings.output_limit_mib * sandbox.MIB)
+                          file_bytes=settings.output_limit_mib * sandbox.MIB, max_processes=settings.max_processes)
+
+
+def secrecy_groups(files: list[str]) -> list[list[str]]:
+    """Test files split by what they may reveal: the visible spec in one process, hidden suites in
+    another. Student code in a visible test's process can then never read a hidden test file, so a
+    visible test's full message cannot carry one out."""
+    visible = [f for f in files if not f.startswith("hidden_tests/")]
+    hidden = [f for f in files if f.startswith("hidden_tests/")]
+    return [group for group in (visible, hidden) if group]
+
+
+def _sandboxed_pytest(workspace: Workspace, folder: Path, files: list[str], package: Path, settings: GradingSettings,
+                      always_run: list[str], collect_only: bool = False) -> tuple["Journal", sandbox.Outcome]:
+    """One pytest process in a sandbox that sees `files` (plus the harness) and `package` only."""
+    command = pytest_command(files, package, settings, always_run, collect_only)
+    view = sandbox.View(tuple(workspace.test_view(files)) + (package,), workspace.root)
+    outcome = sandbox.run(command, view=view, env=subprocess_env(workspace),
+                          limits=limits(settings, settings.run_timeout), output_path=folder / "output.txt")
+    (folder / "journal.jsonl").write_bytes(outcome.channel)  # a copy for people to read; never read back
+    return parse_journal(outcome), outcome
 
 
 def collect_inventory(workspace: Workspace, package: Path, files: list[str],
                       settings: GradingSettings) -> tuple[list[TestEntry], dict[str, str]]:
     """Every test in `files` as collected against `package`, plus collection errors by file."""
-    folder = workspace.run_folder("inventory")
-    journal = folder / "journal.jsonl"
-    command = pytest_command(files, package, journal, settings, [], collect_only=True)
-    sandbox.run(command, cwd=workspace.root, env=subprocess_env(workspace),
-                limits=limits(settings, settings.run_timeout), output_path=folder / "output.txt")
     entries, errors = [], {}
-    for event in read_events(journal):
-        if event.get("event") == "collected":
-            entries.append(TestEntry(event["nodeid"], tuple(event["modules"]), float(event["points"]),
-                                     event["path"], int(event["line"])))
-        elif event.get("event") == "collection-error":
-            errors[event["nodeid"]] = event.get("message", "")
+    for index, group in enumerate(secrecy_groups(files)):
+        journal, _ = _sandboxed_pytest(workspace, workspace.run_folder(f"inventory-{index}"), group, package,
+                                       settings, [], collect_only=True)
+        for event in journal.events:
+            if event.get("event") == "collected":
+                entries.append(TestEntry(event["nodeid"], tuple(event["modules"]), float(event["points"]),
+                                         event["path"], int(event["line"])))
+            elif event.get("event") == "collection-error":
+                errors[event["nodeid"]] = event.get("message", "")
     return entries, errors
 
 
 def execute(plan: RunPlan, workspace: Workspace, canary: Canary, settings: GradingSettings) -> RunResult:
-    """Run one plan and return a result for every entry it owns."""
+    """Run one plan (one sandboxed pytest process per secrecy group) and return a result for every
+    entry it owns. A problem in any of its processes (a crash, tampering) discards the whole plan."""
     if plan.blocked:
         return RunResult(plan, [TestResult(e, "not-run", plan.blocked) for e in plan.entries], problem=plan.blocked)
-    folder = workspace.run_folder(plan.run_id)
-    journal = folder / "journal.jsonl"
     always_run = [canary.must_pass, canary.must_fail]
-    command = pytest_command(plan.files + [canary.path], plan.package, journal, settings, always_run)
-    outcome = sandbox.run(command, cwd=workspace.root, env=subprocess_env(workspace),
-                          limits=limits(settings, settings.run_timeout), output_path=folder / "output.txt")
-    result = read_journal(plan, journal, canary, outcome, workspace.root)
-    result.duration = outcome.duration
-    return result
+    results: dict[str, TestResult] = {}
+    problem, duration = "", 0.0
+    for index, group in enumerate(secrecy_groups(plan.files)):
+        folder = workspace.run_folder(f"{plan.run_id}-{index}")
+        journal, outcome = _sandboxed_pytest(workspace, folder, group + [canary.path], plan.package, settings,
+                                             always_run)
+        owned = [entry for entry in plan.entries if entry.path in group]
+        part = read_journal(replace(plan, entries=tuple(owned)), journal, canary, outcome, workspace.root)
+        results.update((r.entry.nodeid, r) for r in part.results)
+        if part.problem and part.problem != TAMPERED and group[0].startswith("hidden_tests/"):
+            part.problem = HIDDEN_PROCESS_FAILED  # how it ended (an exit code, say) could carry data out
+        problem = problem or part.problem
+        duration += outcome.duration
+    ordered = [results[e.nodeid] for e in plan.entries]
+    if problem:
+        ordered = [TestResult(r.entry, "not-run" if r.outcome == "not-run" else "error", problem) for r in ordered]
+    return RunResult(plan, ordered, problem=problem, duration=duration)
 
 
 # ---------------------------------------------------------------- reading results back
-def read_events(journal: Path) -> list[dict]:
-    """The journal's events; a line that is not a JSON object (a torn last line) is ignored."""
-    events = []
-    try:
-        text = journal.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return events
-    for line in text.splitlines():
+KNOWN_EVENTS = {"collected", "collection-error", "start", "phase", "finish", "end"}
+
+
+@dataclass
+class Journal:
+    """The events a run sent on its channel, and whether the bytes were well formed."""
+
+    events: list[dict]
+    malformed: bool = False  # a line that is not one of the plugin's JSON events
+    torn: bool = False  # only the last line is cut short (the process was killed while writing it)
+
+
+def json_lines(data: bytes) -> tuple[list[dict], bool, bool]:
+    """The JSON objects of newline-terminated lines; (objects, any other line seen, last line torn)."""
+    lines = data.split(b"\n")
+    torn = bool(lines.pop())  # the bytes after the last newline: b"" when the data ends with one
+    objects, malformed = [], False
+    for line in lines:
         try:
-            event = json.loads(line)
+            value = json.loads(line)
         except ValueError:
+            malformed = True
             continue
-        if isinstance(event, dict):
-            events.append(event)
-    return events
+        if isinstance(value, dict):
+            objects.append(value)
+        else:
+            malformed = True
+    return objects, malformed, torn
+
+
+def parse_journal(outcome: sandbox.Outcome) -> Journal:
+    """Split the channel's bytes into events. Any line that is not a JSON object naming a known
+    event makes the journal malformed (the run is then discarded as tampered), except a torn last
+    line, which a killed process can leave."""
+    objects, malformed, torn = json_lines(outcome.channel)
+    events = [event for event in objects if event.get("event") in KNOWN_EVENTS]
+    return Journal(events, malformed or len(events) < len(objects) or outcome.channel_overflow, torn)
 
 
 @dataclass
@@ -166,30 +219,48 @@ class _Observed:
     finished: bool = False
 
 
-def read_journal(plan: RunPlan, journal: Path, canary: Canary, outcome: sandbox.Outcome, work_root: Path) -> RunResult:
+def _out_of_order(kind: str, event: dict, seen: _Observed | None, running: str | None, nodeid: str,
+                  session_ended: bool, tests_started: bool) -> bool:
+    """Whether an event breaks the order the plugin writes in: collection first; then per test
+    start, its phases once each, finish, one test at a time; nothing after the session's end."""
+    if session_ended:
+        return True
+    if kind in ("collected", "collection-error"):
+        return tests_started
+    if kind == "start":
+        return seen.started or running is not None
+    if kind == "phase":
+        return not seen.started or seen.finished or running != nodeid or event.get("when") in seen.phases
+    if kind == "finish":
+        return not seen.started or seen.finished or running != nodeid
+    return False
+
+
+def read_journal(plan: RunPlan, journal: Journal, canary: Canary, outcome: sandbox.Outcome,
+                 work_root: Path) -> RunResult:
     """Fold a run's journal into one result per planned test (paths in it are relative to work_root)."""
-    events = read_events(journal)
     observed: dict[str, _Observed] = {}
     collection_errors: dict[str, str] = {}
-    session_ended = forged = False
-    for event in events:
+    session_ended = tests_started = False
+    forged = journal.malformed
+    running: str | None = None
+    for event in journal.events:
         kind, nodeid = event.get("event"), str(event.get("nodeid", ""))
         seen = observed.setdefault(nodeid, _Observed()) if kind in ("start", "phase", "finish") else None
-        # The plugin writes each event once, in order, and nothing after the session ends: anything
-        # else in the journal was written by someone else.
-        forged |= session_ended or (kind == "start" and seen.started) or (kind == "finish" and seen.finished) \
-            or (kind == "phase" and event.get("when") in seen.phases)
+        # The plugin writes each event once, in order: anything else was written by someone else.
+        forged |= _out_of_order(kind, event, seen, running, nodeid, session_ended, tests_started)
         if kind == "collection-error":
             collection_errors[nodeid] = str(event.get("message", ""))
         elif kind == "start":
-            seen.started = True
+            seen.started, running, tests_started = True, nodeid, True
         elif kind == "phase":
-            seen.phases[event.get("when")] = event
+            seen.phases.setdefault(event.get("when"), event)
         elif kind == "finish":
-            seen.finished = True
+            seen.finished, running = True, None
         elif kind == "end":
             session_ended = True
 
+    forged |= journal.torn and session_ended  # bytes after the session's last event
     problem = TAMPERED if forged else _run_problem(observed, canary, session_ended, outcome)
     results = []
     for entry in plan.entries:

@@ -7,7 +7,8 @@ edits to spec files, conftest.py, pytest.ini, pyproject.toml or workflows never 
 Layout:
     WORK/pytest.ini  conftest.py  curriculum.toml  spec/  hidden_tests/  canary/
     WORK/packages/submission/tinytorch/      the student's whole package (integrated mode)
-    WORK/packages/isolated-06/tinytorch/     the reference, with the student's module-06 file (isolated mode)
+    WORK/packages/isolated-06/tinytorch/     the student's module-06 file, the reference of its prerequisites
+                                             (01-05) and the stubs of every other module (isolated mode)
     WORK/runs/<run id>/                      journal and output of each subprocess
     WORK/home/                               HOME and TMPDIR of the subprocesses
 """
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grading.curriculum import Curriculum, Module
+from grading.stubgen import stub_source
 
 PYTEST_INI = """\
 # Written by `kata grade`: the only pytest configuration a graded run sees.
@@ -59,6 +61,23 @@ class Workspace:
         if hidden is not None:
             copy_python_tree(hidden, self.root / "hidden_tests")
 
+    def test_view(self, files: list[str]) -> list[Path]:
+        """What a pytest process running `files` may see of the work directory: the harness
+        (conftest, manifest, pytest.ini), the public spec folder (hidden tests import its oracles),
+        the hidden test files among `files` with their packages' non-test modules, and the canaries
+        among `files`. Never another hidden test file, never a package variant."""
+        view = [self.root / name for name in ("conftest.py", "curriculum.toml", "pytest.ini", "spec")]
+        for relative in files:
+            path = self.root / relative
+            if relative.startswith("spec/"):
+                continue
+            view.append(path)
+            folder = path.parent
+            while folder != self.root:
+                view += [p for p in sorted(folder.glob("*.py")) if not p.name.startswith("test_")]
+                folder = folder.parent
+        return list(dict.fromkeys(p for p in view if p.exists()))
+
     def tests_fingerprint(self) -> str:
         return tests_fingerprint(self.root / "conftest.py", self.root / "curriculum.toml", self.root / "spec",
                                  self.root / "hidden_tests")
@@ -85,14 +104,25 @@ class Workspace:
         copy_python_tree(submission / package, destination / package)
         return destination
 
-    def isolated_package(self, reference: Path, submission: Path, module: Module, package: str) -> Path:
-        """The reference package with only `module`'s file taken from the student.
+    def isolated_package(self, reference: Path, submission: Path, module: Module, curriculum: Curriculum) -> Path:
+        """The reference package with `module`'s file taken from the student.
 
-        A student who has not written that file gets the reference without it, so importing the
-        module fails with ModuleNotFoundError (reported as a missing file).
+        Only the module's prerequisites keep their solutions: every other module becomes its stub
+        (as students receive it), so the student's code, running in this package, cannot read the
+        solutions of later or unrelated modules. A student who has not written the module's file
+        gets the package without it, so importing the module fails with ModuleNotFoundError
+        (reported as a missing file).
         """
+        package = curriculum.package
         destination = self.packages / f"isolated-{module.label}"
         copy_python_tree(reference / package, destination / package)
+        solved = curriculum.closure(module.number)
+        for other in curriculum:
+            target = destination / other.relative_file
+            if other.number not in solved and other.number != module.number and target.is_file():
+                label = f"Module {other.label} ({other.slug})"
+                target.write_text(stub_source(target.read_text(encoding="utf-8"), str(target), label,
+                                              other.relative_file.as_posix()), encoding="utf-8")
         target = destination / module.relative_file
         student_file = submission / module.relative_file
         if student_file.is_file() and not student_file.is_symlink():

@@ -20,6 +20,7 @@ import pytest
 
 from grading import REPO_ROOT, curriculum as curriculum_module, grader as grader_module, render, report as report_module
 from grading.grader import GradeError, GradeOptions, grade
+from grading.runner import HIDDEN_PROCESS_FAILED
 
 COURSE = curriculum_module.load()
 FAST = replace(COURSE.grading, test_timeout=2, run_timeout=60, import_timeout=6, stop_after_timeouts=2,
@@ -170,8 +171,10 @@ def test_infinite_loop_in_a_function_times_out_per_test_then_the_rest_is_skipped
     assert all("ran out of time" in t["message"] for t in timed_out if t["suite"] == "visible")
     not_run = [t for t in m07["tests"] if t["outcome"] == "not-run"]
     assert not_run and all(t["message"] == f"not run: {FAST.stop_after_timeouts} tests in a row ran out of time "
-                           "before it" for t in not_run)
-    assert m07["duration"] < 30, "a hanging submission costs seconds, not the wall-clock limit"
+                           "before it" if t["suite"] == "visible" else t["message"] == "not run" for t in not_run)
+    # Two processes (visible, hidden), each stopped after its first timeouts: seconds, not their
+    # wall-clock limits (60 s each).
+    assert m07["duration"] < 45, "a hanging submission costs seconds, not the wall-clock limit"
 
 
 def test_a_run_killed_by_the_wall_clock_still_reports_every_test_it_owned(tmp_path):
@@ -190,8 +193,10 @@ def test_a_hidden_test_that_ends_the_process_is_not_named(tmp_path, without_poli
     # lr 1.0 with momentum 0.5 occurs only in a hidden test: make exactly that call exit.
     exit_there = "import os\nif self.lr == 1.0 and self.momentum == 0.5:\n    getattr(os, '_ex' + 'it')(0)"
     report = graded(_with_sgd(tmp_path, exit_there))
-    message = runner(report, "m07")["message"]
-    assert "during a hidden check" in message, message
+    m07 = runner(report, "m07")
+    # How the hidden checks' process ended (an exit code, which test) is withheld: it could carry data out.
+    assert m07["message"] == HIDDEN_PROCESS_FAILED, m07["message"]
+    assert {t["message"] for t in m07["tests"] if t["suite"] == "hidden"} == {"crashed"}
     assert "hidden_tests" not in json.dumps(report) and "test_momentum" not in json.dumps(report)
 
 
@@ -218,7 +223,7 @@ def test_enormous_output_does_not_break_the_grader(tmp_path):
     assert m07["status"] == "fail" and 0 < m07["score"] < 10, "only the tests that flood lose their points"
     flooded = [t for t in m07["tests"] if t["outcome"] == "failed"]
     assert flooded and all(t["message"] == "the code wrote more output than the grader allows (print less)"
-                           for t in flooded)
+                           if t["suite"] == "visible" else t["message"] == "raised OSError" for t in flooded)
 
 
 # ---------------------------------------------------------------- tampering
@@ -237,7 +242,43 @@ if "_py" + "test.reports" in _loaded:
     _reports.TestReport.__init__ = _always_pass
 """
 
-FORGE_RESULTS_FILE = """+
+FORGE_CHANNEL_AT_EXIT = """+
+import atexit as _atexit
+import json as _json
+import os as _os
+
+
+_channel = _os.dup(3)  # a copy of the grader's channel, kept open after pytest closes its own
+
+
+def _claim_every_test_passed():
+    # Written to the grader's channel after pytest's session has ended.
+    for when in ("setup", "call", "teardown"):
+        _os.write(_channel, (_json.dumps({"event": "phase", "nodeid": "spec/x.py::t", "when": when,
+                                          "outcome": "passed"}) + "\\n").encode())
+
+
+_atexit.register(_claim_every_test_passed)
+"""
+
+FORGE_CHANNEL_GARBAGE = """+
+import os as _os
+
+_os.write(3, b"this is not a journal line\\n")
+"""
+
+
+@pytest.mark.parametrize("attack", [PATCH_PYTEST_REPORTS, FORGE_CHANNEL_AT_EXIT, FORGE_CHANNEL_GARBAGE],
+                         ids=["patch-reports", "forge-channel-at-exit", "garbage-on-the-channel"])
+def test_turning_failures_into_passes_is_caught_and_scores_zero(tmp_path, attack, without_policy_scan):
+    broken = _patch_sgd((REPO_ROOT / "reference" / TARGET).read_text(), "raise ValueError('wrong on purpose')")
+    m07 = runner(graded(submission(tmp_path, tinytorch__core__optimizers_py=broken + attack[1:])), "m07")
+    assert m07["status"] == "error" and m07["score"] == 0
+    assert "tampering" in m07["message"]
+    assert {t["message"] for t in m07["tests"] if t["suite"] == "hidden"} == {"tampering detected"}
+
+
+REWRITE_JOURNAL_FILE = """+
 import atexit as _atexit
 import sys as _sys
 
@@ -256,21 +297,27 @@ _atexit.register(_rewrite_results)
 """
 
 
-@pytest.mark.parametrize("attack", [PATCH_PYTEST_REPORTS, FORGE_RESULTS_FILE], ids=["patch-reports", "forge-results"])
-def test_turning_failures_into_passes_is_caught_and_scores_zero(tmp_path, attack, without_policy_scan):
+def test_results_arrive_on_a_pipe_that_no_file_write_can_rewrite(tmp_path, without_policy_scan):
+    # The journal is no file any more: rewriting "it" at exit changes nothing, so the grade is the
+    # honest grade of the same broken code.
     broken = _patch_sgd((REPO_ROOT / "reference" / TARGET).read_text(), "raise ValueError('wrong on purpose')")
-    m07 = runner(graded(submission(tmp_path, tinytorch__core__optimizers_py=broken + attack[1:])), "m07")
-    assert m07["status"] == "error" and m07["score"] == 0
-    assert "tampering" in m07["message"]
+    honest = runner(graded(submission(tmp_path / "honest", tinytorch__core__optimizers_py=broken)), "m07")
+    attacked = runner(graded(submission(tmp_path / "attack", tinytorch__core__optimizers_py=broken
+                                        + REWRITE_JOURNAL_FILE[1:])), "m07")
+    assert honest["status"] == attacked["status"] == "fail" and 0 < attacked["score"] == honest["score"] < 10
 
 
 def test_files_the_submission_writes_do_not_change_the_grade(tmp_path, without_policy_scan):
+    # Its scratch (HOME) is writable and private; the work directory is read-only.
     fake = """+
     import json, os
     for folder in ("build", os.path.join(os.path.expanduser("~"), "build")):
-        os.makedirs(folder, exist_ok=True)
-        with open(os.path.join(folder, "report.json"), "w") as handle:
-            json.dump({"score": 999, "modules": []}, handle)
+        try:
+            os.makedirs(folder, exist_ok=True)
+            with open(os.path.join(folder, "report.json"), "w") as handle:
+                json.dump({"score": 999, "modules": []}, handle)
+        except OSError:
+            pass
     """
     report = graded(submission(tmp_path, tinytorch__core__optimizers_py=fake))
     assert report["score"] == report["max_score"] == 10
@@ -285,7 +332,7 @@ def test_cli_writes_a_valid_report_and_exits_0_even_for_a_zero_grade(tmp_path):
     report_module.validate(written)
     assert written["score"] == 0 and written["max_score"] == 10
     assert completed.stdout.startswith("## TinyTorch grade: 0 / 10")
-    assert re.search(r"\[ ?\d/2\] m07 +isolated +0/25 passed", completed.stderr), "one progress line per run"
+    assert re.search(r"\[ ?\d/2\] m07 +isolated +0/\d+ passed", completed.stderr), "one progress line per run"
 
 
 def test_student_edits_to_tests_and_configuration_never_reach_the_grade(tmp_path):
@@ -302,7 +349,8 @@ def test_student_edits_to_tests_and_configuration_never_reach_the_grade(tmp_path
     (root / ".github" / "workflows" / "classroom.yml").write_text("name: everything passes\n")
     m07 = runner(graded(root), "m07")
     assert m07["score"] == 0 and m07["status"] == "fail"
-    assert len(m07["tests"]) == 25, "the grader's own spec and hidden tests ran, not the student's copy"
+    own_tests = len(runner(graded(REPO_ROOT / "reference"), "m07")["tests"])
+    assert len(m07["tests"]) == own_tests > 1, "the grader's own spec and hidden tests ran, not the student's copy"
 
 
 # ---------------------------------------------------------------- policy
@@ -391,11 +439,3 @@ def test_grade_error_for_a_selection_without_tests():
         grade(GradeOptions(submission=REPO_ROOT, tests_root=REPO_ROOT, reference=None, hidden=None), COURSE)
 
 
-def test_hidden_test_paths_never_reach_a_message():
-    from grading.runner import TestEntry, TestResult
-
-    path = "hidden_tests/unit/test_07_optimizers_hidden.py"
-    entry = TestEntry(f"{path}::test_secret_case", (7,), 1.0, path, 3)
-    collection_error = TestResult(entry, "not-run", f"could not be collected: {path}:5: in <module>: ImportError: x")
-    message = report_module._message(collection_error, hidden=True)
-    assert "hidden_tests" not in message and "test_secret_case" not in message and "ImportError: x" in message

@@ -64,7 +64,7 @@ def test_gradebook_csv_and_json_agree(first_run):
     with (out / "gradebook.csv").open() as handle:
         table = list(csv.DictReader(handle))
     book = json.loads((out / "gradebook.json").read_text())
-    assert book["columns"] == ["student", "total", "max", "m07", "status", "report", "message"]
+    assert book["columns"] == ["student", "total", "max", "m07", "status", "isolation", "report", "message"]
     assert [r["student"] for r in table] == [r["student"] for r in book["rows"]] == ["alice", "bob", "carol"]
     assert table[0]["total"] == "10" and table[1]["m07"] == "0" and table[2]["m07"] == ""
 
