@@ -133,14 +133,12 @@ ORACLES_KEY = pytest.StashKey[dict]()
 # The tests decide equality with NumPy (numpy.testing, np.allclose, ...). A submission that replaced
 # one of those functions could make any comparison pass, so every name in these modules is recorded
 # before the submission is imported and checked around every test.
-ORACLE_MODULES = ("numpy", "numpy.testing", "numpy.testing._private.utils", "math")
-
-
 def _snapshot_oracles() -> dict[str, dict[str, object]]:
+    """Every loaded NumPy module (the comparisons call deep into numpy._core) and math."""
     import numpy.testing  # noqa: F401 -- loads numpy.testing._private.utils too
 
-    modules = set(ORACLE_MODULES) | {np.allclose.__module__, np.isclose.__module__, np.array_equal.__module__}
-    return {name: dict(vars(sys.modules[name])) for name in sorted(modules) if name in sys.modules}
+    names = sorted(name for name in sys.modules if name == "math" or name == "numpy" or name.startswith("numpy."))
+    return {name: dict(vars(sys.modules[name])) for name in names if sys.modules[name] is not None}
 
 
 def _replaced_oracles(snapshot: dict[str, dict[str, object]]) -> list[str]:

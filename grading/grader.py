@@ -11,6 +11,7 @@ The steps, each in its own module:
 """
 from __future__ import annotations
 
+import builtins
 import sys
 import tempfile
 import time
@@ -19,10 +20,14 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grading import policy, runner, sandbox
+from grading import channel, policy, runner, sandbox
 from grading.curriculum import Curriculum, GradingSettings, Module
 from grading.runner import RunPlan, RunResult, TestEntry
 from grading.workspace import Workspace, fingerprint, python_files
+
+
+BUILTIN_EXCEPTIONS = frozenset(name for name, value in vars(builtins).items()
+                               if isinstance(value, type) and issubclass(value, BaseException))
 
 
 class GradeError(ValueError):
@@ -94,12 +99,25 @@ def grade(options: GradeOptions, curriculum: Curriculum) -> Grading:
     if hidden is not None and not hidden.is_dir():
         raise GradeError(f"--hidden {hidden} is not a directory")
 
+    _check_nothing_secret_is_mounted(options, reference, hidden)
     if options.work_dir is not None:
         options.work_dir.mkdir(parents=True, exist_ok=True)
         return _grade_in(Path(tempfile.mkdtemp(prefix="grade-", dir=options.work_dir)), options, curriculum,
                          submission, reference, hidden, started)
     with tempfile.TemporaryDirectory(prefix="kata-grade-") as scratch:
         return _grade_in(Path(scratch), options, curriculum, submission, reference, hidden, started)
+
+
+def _check_nothing_secret_is_mounted(options: GradeOptions, reference: Path | None, hidden: Path | None) -> None:
+    """Refuse to grade when the sandbox's own mounts (the interpreter, the virtualenv, /usr) would
+    show every submission the hidden tests, the reference or the grader's work directory."""
+    if not sandbox.isolation().sandboxed:
+        return
+    secrets = [p for p in (hidden, reference, options.work_dir, options.tests_root / "hidden_tests",
+                           Path(tempfile.gettempdir())) if p is not None and p.exists()]
+    for path, mount in sandbox.exposed(secrets):
+        raise GradeError(f"{path} lies inside {mount}, which every sandbox sees read-only (it holds the "
+                         "interpreter or its packages): move it, or the virtualenv, elsewhere")
 
 
 def _grade_in(root: Path, options: GradeOptions, curriculum: Curriculum, submission: Path,
@@ -232,27 +250,47 @@ def _probe(workspace: Workspace, name: str, package: Path, names: list[str], set
     outcome = sandbox.run(command, view=sandbox.View((package,), package), env=runner.subprocess_env(workspace),
                           limits=runner.limits(settings, settings.import_timeout), output_path=folder / "output.txt")
     (folder / "imports.jsonl").write_bytes(outcome.channel)  # a copy for people to read
+    records, malformed = channel.probe_records(outcome.channel)
+    if malformed:
+        return {dotted: ProbeResult(False, "tampering detected: the import probe's results were not the grader's")
+                for dotted in names}
     found = {}
-    for event in runner.json_lines(outcome.channel)[0]:
-        if event.get("name") in names and event["name"] not in found:
-            found[event["name"]] = ProbeResult(bool(event.get("ok")), str(event.get("error", "")),
-                                               str(event.get("path", "")), int(event.get("line") or 0))
+    for record in records:
+        if record["name"] in names and record["name"] not in found:
+            found[record["name"]] = ProbeResult(record["ok"], record.get("error", ""), record.get("path", ""),
+                                                record.get("line", 0))
     for dotted in names:
         if dotted not in found:
             found[dotted] = ProbeResult(False, f"importing it did not finish: the process {outcome.describe()}")
     return found
 
 
-def _import_problem(probe: dict, names: list[str], package: Path, curriculum: Curriculum) -> str:
+PROBE_MESSAGE_LIMIT = 1000
+
+
+def _import_problem(probe: dict, names: list[str], package: Path, curriculum: Curriculum, isolated: bool,
+                    own_package: dict | None = None) -> str:
+    """Why a package variant cannot run its tests, or "". In isolated mode the student's code ran
+    beside the reference's prerequisites, so what it raised there is not shown (it could quote
+    them): the message comes from the student's own package (`own_package`, the integrated probe)
+    when the import failed there too, else only the place and the builtin exception's name."""
     for dotted in names:
         result = probe[dotted]
+        if not result.ok and isolated and own_package is not None and not own_package[dotted].ok:
+            result = own_package[dotted]
+            isolated = False
         if not result.ok:
             module = curriculum.module_for_import(dotted)
             expected = package / module.relative_file if module else None
             if expected is not None and not expected.is_file():
                 return f"{module.relative_file.as_posix()} is missing from the submission"
             where = f"{result.path}:{result.line}: " if result.path else ""
-            return f"{where}could not import {dotted}: {result.message}"
+            message = result.message[:PROBE_MESSAGE_LIMIT]
+            if isolated and not message.startswith(("importing it did not finish", "tampering detected")):
+                kind = message.split(":", 1)[0]
+                shown = kind if kind in BUILTIN_EXCEPTIONS or kind == "SyntaxError" else "an error"
+                message = f"{shown} (in isolated mode, beside the reference's other modules; see the integrated view)"
+            return f"{where}could not import {dotted}: {message}"
     return ""
 
 
@@ -266,13 +304,15 @@ def _plans(grading: Grading, inventory: list[TestEntry], variants: dict, probes:
     plans: list[RunPlan] = []
     integrated_package, integrated_names = variants["integrated"]
     integrated_block = any_violation or _import_problem(probes["integrated"], integrated_names,
-                                                        integrated_package, curriculum)
+                                                        integrated_package, curriculum, isolated=False)
     for module in grading.modules:
         entries = tuple(e for e in inventory if (o := owner(e, curriculum)) is not None and o.number == module.number)
         if isolated:
             package, names = variants[f"isolated-{module.label}"]
             own = [v for v in grading.violations if v.module == module.number]
-            blocked = _policy_block(own) or _import_problem(probes[f"isolated-{module.label}"], names, package, curriculum)
+            blocked = _policy_block(own) or _import_problem(
+                probes[f"isolated-{module.label}"], names, package, curriculum, isolated=True,
+                own_package=probes["integrated"])
             plans.append(RunPlan(f"{module.runner_id}-isolated", "isolated", package,
                                  frozenset({f"{module.relative_file.as_posix()}"}), entries, blocked))
         plans.append(RunPlan(f"{module.runner_id}-integrated", "integrated", integrated_package, student_all,

@@ -108,6 +108,9 @@ def regrade(roster: Path, out: Path, base: GradeOptions, curriculum: Curriculum,
             grading = grade(replace(base, submission=student_dir, jobs=1), curriculum)
         except GradeError as error:
             return error_row(student_dir.name, str(error)), "not graded"
+        except Exception as error:  # noqa: BLE001 -- one submission must never stop the roster
+            return error_row(student_dir.name, f"the grader failed on this submission ({type(error).__name__}: "
+                                               f"{str(error)[:300]}); please report it"), "grader error"
         report = report_module.build(grading)
         report_module.write(report, report_path)
         return row_from_report(student_dir.name, report, relative), f"graded in {time.monotonic() - started:.0f}s"

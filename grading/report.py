@@ -12,18 +12,18 @@ sandbox. Visible tests keep their full messages, up to VISIBLE_MESSAGE_LIMIT cha
 from __future__ import annotations
 
 import ast
-import builtins
 import datetime as dt
 import hashlib
 import json
 import platform
 import re
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 
-from grading import scoring
-from grading.grader import Grading
-from grading.runner import TAMPERED, RunResult, TestResult
+from grading import scoring, stubgen
+from grading.grader import BUILTIN_EXCEPTIONS, Grading
+from grading.runner import RunResult, TestResult, is_tampering
 from grading.workspace import python_files
 
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "report.schema.json"
@@ -37,14 +37,15 @@ HIDDEN_LABEL = {"hidden": "hidden check", "integration": "integration check", "m
 def build(grading: Grading) -> dict:
     """The report as a JSON-ready dict."""
     settings = grading.settings
-    defined = defined_names(grading.submission_root / grading.curriculum.package)
+    defined = known_functions(grading)
     runners = []
     for module in grading.modules:
         isolated = grading.runs.get(f"{module.runner_id}-isolated")
         integrated = grading.runs[f"{module.runner_id}-integrated"]
         scored = isolated or integrated
         runner = _runner(module.runner_id, f"{module.label} {module.slug}", module.title, module.points,
-                         scored, settings.score_quantum, defined, module.number)
+                         scored, settings.score_quantum, defined, module.number,
+                         integrated=integrated if isolated else None)
         runner["mode"] = "isolated" if isolated else "integrated"
         runner["views"] = {"integrated": _view(integrated)}
         if isolated:
@@ -97,9 +98,10 @@ def build(grading: Grading) -> dict:
 
 
 def _runner(runner_id: str, name: str, title: str, weight: float, run: RunResult, quantum: int,
-            defined: frozenset[str], number: int | None = None) -> dict:
+            defined: frozenset[str], number: int | None = None, integrated: RunResult | None = None) -> dict:
     maxima = scoring.max_scores([r.entry.points for r in run.results], weight, quantum)
-    tests = [_test(result, maximum, runner_id, number, run, index, defined)
+    shown = {r.entry.nodeid: r for r in integrated.results} if integrated is not None else {}
+    tests = [_test(result, maximum, runner_id, number, run, index, defined, shown)
              for index, (result, maximum) in enumerate(zip(run.results, maxima), start=1)]
     outcomes = [r.outcome for r in run.results]
     first_failure = next((t for t in tests if t["status"] != "pass"), None)
@@ -119,10 +121,29 @@ def _runner(runner_id: str, name: str, title: str, weight: float, run: RunResult
     }
 
 
+ISOLATED_ONLY_FAILURE = ("fails in isolated mode (your file beside the reference's other modules) but passes on "
+                         "your own package")
+
+
+def _explained(result: TestResult, run: RunResult, integrated: dict[str, TestResult]) -> TestResult:
+    """The failure a visible test shows. In isolated mode the student's code ran beside the
+    reference's prerequisites and could quote them in what it raised, so the message (and location)
+    come from the same test's integrated run, where only the student's own files exist."""
+    graders_own_words = result.timed_out or result.message.startswith("not run:") or (
+        bool(run.problem) and result.message == run.problem)
+    if not integrated or result.outcome == "passed" or graders_own_words:
+        return result
+    own = integrated.get(result.entry.nodeid)
+    if own is not None and own.outcome not in ("passed", "not-run"):
+        return replace(own, outcome=result.outcome)
+    return replace(result, message=ISOLATED_ONLY_FAILURE, location=None, timed_out=False)
+
+
 def _test(result: TestResult, maximum: float, runner_id: str, number: int | None, run: RunResult, index: int,
-          defined: frozenset[str]) -> dict:
+          defined: frozenset[str], integrated: dict[str, TestResult]) -> dict:
     entry = result.entry
     hidden = entry.suite != "visible"
+    shown = result if hidden else _explained(result, run, integrated)
     if hidden:
         name = f"{HIDDEN_LABEL[entry.suite]} {index} ({runner_id})"
         nodeid = f"{entry.suite}/{runner_id}/{index}"
@@ -130,16 +151,16 @@ def _test(result: TestResult, maximum: float, runner_id: str, number: int | None
         name = entry.nodeid.removeprefix("spec/")
         nodeid = entry.nodeid
     # A hidden check does not point into the student's file either: which line raised is a channel too.
-    filename, line = ("", 0) if hidden else result.location or (entry.path, entry.line)
+    filename, line = ("", 0) if hidden else shown.location or (entry.path, entry.line)
     return {
         "name": name,
         "status": {"passed": "pass", "error": "error", "not-run": "error"}.get(result.outcome, "fail"),
         "score": scoring.earned(maximum, result.outcome),
         "max_score": maximum,
-        "message": _message(result, hidden, run, defined) or None,
+        "message": _message(shown, hidden, run, defined) or None,
         "line_no": line,
         "filename": filename,
-        "duration": round(result.duration, 6),
+        "duration": 0.0 if hidden else round(result.duration, 6),  # a hidden check's time is a channel too
         "nodeid": nodeid,
         "module": number,
         "runner": runner_id,
@@ -158,9 +179,6 @@ VISIBLE_MESSAGE_LIMIT = 2000  # characters of a visible test's message kept in t
 HIDDEN_VOCABULARY = ("passed", "wrong values", "raised <builtin exception class>",
                      "not implemented: <function named in the stub message>", "ran out of time", "crashed",
                      "tampering detected", "not run")
-_BUILTIN_EXCEPTIONS = frozenset(name for name, value in vars(builtins).items()
-                                if isinstance(value, type) and issubclass(value, BaseException))
-
 
 def _exception_name(message: str) -> str:
     """The exception type a failure message starts with ("assert ..." is pytest's AssertionError)."""
@@ -197,7 +215,7 @@ def _hidden_message(result: TestResult, run: RunResult, defined: frozenset[str])
     if result.timed_out:
         return "ran out of time"
     if run.problem and result.message == run.problem:
-        return "tampering detected" if run.problem == TAMPERED else "crashed"
+        return "tampering detected" if is_tampering(run.problem) else "crashed"
     if result.outcome == "not-run":
         return "not run"
     name = _exception_name(result.message)
@@ -208,9 +226,24 @@ def _hidden_message(result: TestResult, run: RunResult, defined: frozenset[str])
         return f"not implemented: {match.group(1)}" if match and match.group(1) in defined else "raised NotImplementedError"
     if name in ("AssertionError", "Failed") and result.location is None:
         return "wrong values"  # the test's own assertion
-    if name in _BUILTIN_EXCEPTIONS:
+    if name in BUILTIN_EXCEPTIONS:
         return f"raised {name}"
     return "crashed"
+
+
+def known_functions(grading: Grading) -> frozenset[str]:
+    """Names a hidden check may show after "not implemented:": the functions the curriculum's stubs
+    leave to students (read from the reference's solution regions), else, without a reference, the
+    functions the submission's own source defines. Never a name the code made up while it ran."""
+    package = grading.curriculum.package
+    reference = grading.options.reference
+    if reference is None:
+        return defined_names(grading.submission_root / package)
+    names = set()
+    for relative in python_files(reference / package):
+        path = reference / package / relative
+        names.update(region.function for region in stubgen.find_regions(path.read_text(encoding="utf-8"), str(path)))
+    return frozenset(names)
 
 
 def defined_names(package_dir: Path) -> frozenset[str]:

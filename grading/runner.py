@@ -9,18 +9,22 @@ kills the process cannot turn failures into passes. An untrusted run scores zero
 """
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from grading import sandbox
+from grading import channel, sandbox
 from grading.curriculum import GradingSettings
 from grading.pytest_plugin import is_timeout
 from grading.workspace import Canary, Workspace
 
 TAMPERED = ("the grader's control tests came back wrong or its results file was written by something else: the "
             "submission interfered with the test framework, so this run was discarded (tampering)")
+def is_tampering(problem: str) -> bool:
+    """Whether a run's problem is tampering (its journal, or its import probe's records, were not the grader's)."""
+    return problem == TAMPERED or "tampering detected" in problem
+
+
 HIDDEN_PROCESS_FAILED = ("the process running the hidden checks crashed or was stopped before it finished; results only "
                          "count from runs that finish, so this run scores zero")
 SUITES = {"spec": "visible", "hidden_tests/unit": "hidden", "hidden_tests/integration": "integration",
@@ -138,6 +142,11 @@ def collect_inventory(workspace: Workspace, package: Path, files: list[str],
     for index, group in enumerate(secrecy_groups(files)):
         journal, _ = _sandboxed_pytest(workspace, workspace.run_folder(f"inventory-{index}"), group, package,
                                        settings, [], collect_only=True)
+        if journal.malformed or any(event["event"] in ("start", "phase", "finish") for event in journal.events):
+            # Only possible when the package is the student's (no reference): such an inventory is not
+            # used, so each of its files counts at full weight and scores zero.
+            errors.update({path: "tampering detected while the tests were collected" for path in group})
+            continue
         for event in journal.events:
             if event.get("event") == "collected":
                 entries.append(TestEntry(event["nodeid"], tuple(event["modules"]), float(event["points"]),
@@ -162,7 +171,7 @@ def execute(plan: RunPlan, workspace: Workspace, canary: Canary, settings: Gradi
         owned = [entry for entry in plan.entries if entry.path in group]
         part = read_journal(replace(plan, entries=tuple(owned)), journal, canary, outcome, workspace.root)
         results.update((r.entry.nodeid, r) for r in part.results)
-        if part.problem and part.problem != TAMPERED and group[0].startswith("hidden_tests/"):
+        if part.problem and not is_tampering(part.problem) and group[0].startswith("hidden_tests/"):
             part.problem = HIDDEN_PROCESS_FAILED  # how it ended (an exit code, say) could carry data out
         problem = problem or part.problem
         duration += outcome.duration
@@ -173,9 +182,6 @@ def execute(plan: RunPlan, workspace: Workspace, canary: Canary, settings: Gradi
 
 
 # ---------------------------------------------------------------- reading results back
-KNOWN_EVENTS = {"collected", "collection-error", "start", "phase", "finish", "end"}
-
-
 @dataclass
 class Journal:
     """The events a run sent on its channel, and whether the bytes were well formed."""
@@ -185,31 +191,11 @@ class Journal:
     torn: bool = False  # only the last line is cut short (the process was killed while writing it)
 
 
-def json_lines(data: bytes) -> tuple[list[dict], bool, bool]:
-    """The JSON objects of newline-terminated lines; (objects, any other line seen, last line torn)."""
-    lines = data.split(b"\n")
-    torn = bool(lines.pop())  # the bytes after the last newline: b"" when the data ends with one
-    objects, malformed = [], False
-    for line in lines:
-        try:
-            value = json.loads(line)
-        except ValueError:
-            malformed = True
-            continue
-        if isinstance(value, dict):
-            objects.append(value)
-        else:
-            malformed = True
-    return objects, malformed, torn
-
-
 def parse_journal(outcome: sandbox.Outcome) -> Journal:
-    """Split the channel's bytes into events. Any line that is not a JSON object naming a known
-    event makes the journal malformed (the run is then discarded as tampered), except a torn last
-    line, which a killed process can leave."""
-    objects, malformed, torn = json_lines(outcome.channel)
-    events = [event for event in objects if event.get("event") in KNOWN_EVENTS]
-    return Journal(events, malformed or len(events) < len(objects) or outcome.channel_overflow, torn)
+    """Split the channel's bytes into events (grading/channel.py checks every field). Anything
+    malformed discards the run as tampered, except a torn last line, which a killed process can leave."""
+    events, malformed, torn = channel.journal_events(outcome.channel)
+    return Journal(events, malformed or outcome.channel_overflow, torn)
 
 
 @dataclass

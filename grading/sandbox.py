@@ -16,9 +16,10 @@ here. With bubblewrap (`bwrap`) the operating system is the boundary:
 Without bubblewrap (not installed, or user namespaces disabled) the same command runs with the
 limits below only, and the report says `isolation: none`.
 
-Limits in both cases: address space (the paper's 4 GiB laptop), file size (a flood of output is
-cut off), no core dumps, a process count (the grader watches the sandbox's process tree and kills
-it past the limit), and a wall clock after which the whole sandbox is killed. They are applied by
+Limits in both cases: address space (the paper's 4 GiB laptop), file size (for files in its scratch),
+output (stdout and stderr go to a pipe the grader reads; past the limit the sandbox is killed), no
+core dumps, a process count (the grader watches the sandbox's process tree and kills it past the
+limit), and a wall clock after which the whole sandbox is killed. They are applied by
 re-executing through `python grading/sandbox.py ...` (resource.setrlimit, then os.execv), because
 `preexec_fn` is unsafe when the grader runs several subprocesses from threads (`--jobs`).
 
@@ -47,6 +48,8 @@ CHANNEL_FD = 3  # the descriptor a sandboxed command writes its results to
 CHANNEL_LIMIT = 64 * MIB  # more than this on the channel is not a test journal
 SCRATCH = "/tmp/scratch"  # HOME and TMPDIR inside the sandbox (on its private tmpfs)
 SCRATCH_BYTES = 512 * MIB
+SHM_BYTES = 16 * MIB
+MIN_BWRAP_VERSION = (0, 8)  # --disable-userns and --size arrived in bubblewrap 0.8.0
 UNPRIVILEGED_ID = "65534"  # "nobody": the user and group the sandboxed command runs as
 WATCH_SECONDS = 0.05  # how often the process count is checked
 FORCE_NONE_VARIABLE = "KATA_SANDBOX"  # KATA_SANDBOX=none grades without bubblewrap (benchmarks, tests)
@@ -161,6 +164,9 @@ def isolation() -> Isolation:
     if binary is None:
         return Isolation("none", reason=f"bubblewrap (bwrap) is not installed: {INSTALL_HINT}")
     version = _bwrap_version(binary)
+    if version and tuple(int(part) for part in version.split(".")[:2]) < MIN_BWRAP_VERSION:
+        return Isolation("none", version, f"bubblewrap {version} is too old: the grader needs 0.8.0 or newer "
+                                          "(Debian 12, Ubuntu 24.04; or build it from source)")
     try:
         probe = subprocess.run(_bwrap_arguments(binary, View((), Path("/")), {}) + ["/bin/true"],
                                capture_output=True, text=True, timeout=10)
@@ -212,15 +218,31 @@ def interpreter_paths() -> list[Path]:
     return [p for p in outside if not any(other in p.parents for other in outside)]
 
 
+def exposed(paths: list[Path]) -> list[tuple[Path, Path]]:
+    """(path, mount) for each path that every sandbox would see because it lies inside a folder
+    mounted for the interpreter or the system (a repository under /usr/src, say)."""
+    mounts = [Path("/usr"), *interpreter_paths()]
+    found = []
+    for path in paths:
+        resolved = path.resolve()
+        for mount in mounts:
+            if resolved == mount or mount in resolved.parents:
+                found.append((path, mount))
+                break
+    return found
+
+
 def _bwrap_arguments(binary: str, view: View, env: dict[str, str]) -> list[str]:
     arguments = [binary, "--unshare-all", "--unshare-user", "--uid", UNPRIVILEGED_ID, "--gid", UNPRIVILEGED_ID,
                  "--disable-userns", "--cap-drop", "ALL", "--die-with-parent", "--new-session", "--clearenv"]
     arguments += _system_mounts()
-    arguments += ["--proc", "/proc", "--dev", "/dev", "--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp",
-                  "--dir", SCRATCH]
+    # /dev holds only the usual device nodes; its shared-memory folder is small, and the rest is
+    # read-only (tmpfs memory is not charged to the address-space limit).
+    arguments += ["--proc", "/proc", "--dev", "/dev", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm",
+                  "--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp", "--dir", SCRATCH]
     for path in [*interpreter_paths(), *view.read_only]:
         arguments += ["--ro-bind", str(path), str(path)]
-    arguments += ["--remount-ro", "/", "--chdir", str(view.workdir)]
+    arguments += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", str(view.workdir)]
     for name, value in {**env, "HOME": SCRATCH, "TMPDIR": SCRATCH}.items():
         arguments += ["--setenv", name, value]
     return arguments + ["--"]
@@ -229,58 +251,57 @@ def _bwrap_arguments(binary: str, view: View, env: dict[str, str]) -> list[str]:
 # ---------------------------------------------------------------- running
 def run(command: list[str], *, view: View, env: dict[str, str], limits: Limits, output_path: Path) -> Outcome:
     """Run `command` in a sandbox showing `view`, under `limits`; never raises for anything the
-    command does. The command's results arrive on descriptor CHANNEL_FD (see Outcome.channel)."""
-    current = isolation()
-    if current.sandboxed:
+    command does. Its results arrive on descriptor CHANNEL_FD (Outcome.channel); its stdout and
+    stderr on a pipe too, copied by the grader into `output_path` (no file of the grader's is
+    ever handed to the command)."""
+    if isolation().sandboxed:
         command = _bwrap_arguments(shutil.which("bwrap") or "bwrap", view, env) + command
         cwd = Path("/")
     else:
         cwd = view.workdir
-    read_end, write_end = os.pipe()
+    channel_read, channel_write = os.pipe()
+    output_read, output_write = os.pipe()
     launcher = [sys.executable, str(Path(__file__).resolve()), str(limits.memory_bytes), str(limits.file_bytes),
-                str(write_end), "--"]
-    reader = _ChannelReader(read_end)
+                str(channel_write), "--"]
+    channel, output = _PipeReader(channel_read, CHANNEL_LIMIT), _PipeReader(output_read, limits.file_bytes)
     started = time.monotonic()
     try:
-        with output_path.open("wb") as output:
-            process = subprocess.Popen(launcher + command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=output,
-                                       stderr=subprocess.STDOUT, start_new_session=True, pass_fds=(write_end,))
-            os.close(write_end)
-            write_end = -1
-            returncode, timed_out, crowded = _watch(process, limits)
+        process = subprocess.Popen(launcher + command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=output_write,
+                                   stderr=subprocess.STDOUT, start_new_session=True, pass_fds=(channel_write,))
     finally:
-        if write_end >= 0:
-            os.close(write_end)
+        os.close(channel_write)
+        os.close(output_write)
+    returncode, ending = _watch(process, limits, output)
     # With bubblewrap every writer is gone once the sandbox is; without it, a process the command
-    # left behind may hold the pipe open, so the wait is bounded.
-    reader.finish(timeout=5)
-    capped = output_path.stat().st_size >= limits.file_bytes
-    return Outcome(returncode, timed_out, time.monotonic() - started, read_tail(output_path), capped,
-                   reader.data(), reader.overflow, crowded)
+    # left behind may hold a pipe open, so the wait is bounded.
+    channel.finish(timeout=5)
+    output.finish(timeout=5)
+    printed = output.data()
+    output_path.write_bytes(printed)
+    return Outcome(returncode, ending == "timed out", time.monotonic() - started,
+                   printed[-OUTPUT_TAIL_BYTES:].decode("utf-8", errors="replace"), output.overflow,
+                   channel.data(), channel.overflow, ending == "too many processes")
 
 
-def _watch(process: subprocess.Popen, limits: Limits) -> tuple[int | None, bool, bool]:
-    """Wait for the process; kill its whole group (and so its sandbox) at the wall-clock or
-    process-count limit, and after a normal exit too (children may be left behind)."""
+def _watch(process: subprocess.Popen, limits: Limits, output: "_PipeReader") -> tuple[int | None, str]:
+    """Wait for the process; kill its whole group (and so its sandbox) at the wall-clock, output or
+    process-count limit, and after a normal exit too (children may be left behind).
+    Returns (exit code, or None when killed at a limit; "" or the limit that ended it)."""
     deadline = time.monotonic() + limits.wall_seconds
-    returncode = None
-    timed_out = crowded = False
     try:
         while True:
             try:
-                returncode = process.wait(timeout=WATCH_SECONDS)
-                break
+                return process.wait(timeout=WATCH_SECONDS), ""
             except subprocess.TimeoutExpired:
                 pass
             if time.monotonic() > deadline:
-                timed_out = True
-                break
+                return None, "timed out"
+            if output.overflow:
+                return None, "too much output"
             if count_processes(process.pid) > limits.max_processes:
-                crowded = True
-                break
+                return None, "too many processes"
     finally:
         _kill_group(process)
-    return (None if timed_out or crowded else returncode), timed_out, crowded
 
 
 def count_processes(root: int) -> int:
@@ -310,11 +331,13 @@ def _kill_group(process: subprocess.Popen) -> None:
     process.wait()
 
 
-class _ChannelReader:
-    """Reads the channel's pipe on a thread while the command runs (a full pipe would block it)."""
+class _PipeReader:
+    """Reads a pipe on a thread while the command runs (a full pipe would block it), keeping at
+    most `limit` bytes; past that it keeps draining, flags `overflow` and keeps nothing more."""
 
-    def __init__(self, descriptor: int):
+    def __init__(self, descriptor: int, limit: int):
         self._descriptor = descriptor
+        self._limit = limit
         self._chunks: list[bytes] = []
         self._size = 0
         self.overflow = False
@@ -324,8 +347,8 @@ class _ChannelReader:
     def _read(self) -> None:
         try:
             while chunk := os.read(self._descriptor, 65536):
-                if self._size + len(chunk) > CHANNEL_LIMIT:
-                    self.overflow = True  # keep draining, so the writer never blocks, but keep nothing more
+                if self._size + len(chunk) > self._limit:
+                    self.overflow = True
                     continue
                 self._chunks.append(chunk)
                 self._size += len(chunk)
@@ -335,23 +358,11 @@ class _ChannelReader:
             os.close(self._descriptor)
 
     def finish(self, timeout: float) -> None:
-        """Wait for the end of the channel; a reader still blocked afterwards ends with its writer."""
+        """Wait for the end of the pipe; a reader still blocked afterwards ends with its writer."""
         self._thread.join(timeout)
 
     def data(self) -> bytes:
         return b"".join(list(self._chunks))
-
-
-def read_tail(path: Path, limit: int = OUTPUT_TAIL_BYTES) -> str:
-    """The last `limit` bytes of a file, decoded leniently (output may be anything)."""
-    try:
-        with path.open("rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - limit))
-            return handle.read().decode("utf-8", errors="replace")
-    except OSError:
-        return ""
 
 
 def _apply_limits_and_exec(argv: list[str]) -> None:

@@ -5,6 +5,8 @@ Tensor's `.data` array and compared with numpy.testing against NumPy computation
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -35,6 +37,15 @@ def assert_tensor(tensor, expected, *, rtol: float = 1e-6, atol: float = 0.0, dt
     if dtype is not None:
         assert got.dtype == np.dtype(dtype), f"dtype: expected {np.dtype(dtype)}, got {got.dtype}"
     np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol, equal_nan=True)
+
+
+# ---------------------------------------------------------------- example counts
+def examples(count: int) -> int:
+    """The example count for a test too slow for the profile's default: `count`, except under the
+    maintainers' soak profile (`make soak`), which asks every test for TINYTORCH_SOAK_EXAMPLES."""
+    if os.environ.get("TINYTORCH_HYPOTHESIS_PROFILE") == "soak":
+        return max(count, int(os.environ.get("TINYTORCH_SOAK_EXAMPLES", "400")))
+    return count
 
 
 # ---------------------------------------------------------------- strategies

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from spec.support import assert_tensor, assert_tensor_within, check_gradients, float_arrays, float_dtypes, values
+from spec.support import (assert_tensor, assert_tensor_within, check_gradients, examples, float_arrays, float_dtypes,
+                          values)
 from tinytorch.core.autograd import enable_autograd, graph_size
 from tinytorch.core.layers import Parameter
 from tinytorch.core.spatial import (AvgPool2d, Conv2d, Flatten, MaxPool2d, col2im, conv2d_explicit, conv2d_macs,
@@ -118,7 +119,7 @@ def test_output_shape_examples_and_error_naming_the_sizes():
 
 # ---------------------------------------------------------------- the seven loops
 @pytest.mark.points(2)
-@settings(max_examples=20)
+@settings(max_examples=examples(20))
 @given(case=conv_cases(max_side=6))
 def test_explicit_loops_match_numpy_correlation(case):
     x, weight, bias, stride, padding = case
@@ -136,7 +137,7 @@ def test_explicit_loops_cross_correlate_without_flipping_the_kernel():
 
 
 # ---------------------------------------------------------------- im2col / col2im
-@settings(max_examples=25)
+@settings(max_examples=examples(25))
 @given(case=conv_cases(max_side=6))
 def test_im2col_columns_are_the_flattened_receptive_fields(case):
     x, weight, _, stride, padding = case
@@ -153,7 +154,7 @@ def test_im2col_columns_are_the_flattened_receptive_fields(case):
                 np.testing.assert_array_equal(cols[:, (b * h_out + h) * w_out + w], field)
 
 
-@settings(max_examples=25)
+@settings(max_examples=examples(25))
 @given(case=conv_cases(max_side=6), data=st.data())
 def test_col2im_is_the_adjoint_of_im2col(case, data):
     x, weight, _, stride, padding = case
@@ -187,7 +188,7 @@ def conv_error_bound(x, weight, bias, stride, padding):
 
 
 @pytest.mark.points(3)
-@settings(max_examples=25)
+@settings(max_examples=examples(25))
 @given(dtype=float_dtypes, data=st.data())
 def test_conv2d_matches_numpy_correlation_and_the_seven_loops(dtype, data):
     case = data.draw(conv_cases(max_batch=3, max_channels=4, max_side=9, max_kernel=4, dtype=dtype))
@@ -203,7 +204,7 @@ def test_conv2d_matches_numpy_correlation_and_the_seven_loops(dtype, data):
 
 
 @pytest.mark.points(3)
-@settings(max_examples=30)
+@settings(max_examples=examples(30))
 @given(case=conv_cases(max_side=6))
 def test_conv2d_gradients_for_input_weight_and_bias(case):
     x, weight, bias, stride, padding = case
@@ -259,7 +260,7 @@ def test_conv2d_initial_spread_matches_he_variance():
 
 
 # ---------------------------------------------------------------- weight sharing and counts
-@settings(max_examples=25)
+@settings(max_examples=examples(25))
 @given(case=float_dtypes.flatmap(lambda dtype: conv_cases(max_side=8, max_stride=1, max_padding=0, dtype=dtype)),
        dy=st.integers(0, 3), dx=st.integers(0, 3))
 def test_weight_sharing_translating_the_input_translates_the_output(case, dy, dx):
@@ -290,7 +291,7 @@ def test_mac_count_from_the_paper():
 
 
 # ---------------------------------------------------------------- pooling and flatten
-@settings(max_examples=25)
+@settings(max_examples=examples(25))
 @given(data=st.data(), k=st.integers(1, 3), stride=st.integers(1, 3), dtype=float_dtypes)
 def test_pooling_forward_matches_window_oracles(data, k, stride, dtype):
     shape = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 3)), data.draw(st.integers(k, 7)),
@@ -306,7 +307,7 @@ def test_pooling_forward_matches_window_oracles(data, k, stride, dtype):
 
 
 @pytest.mark.points(2)
-@settings(max_examples=20)
+@settings(max_examples=examples(20))
 @given(data=st.data(), k=st.integers(1, 3))
 def test_pooling_gradients(data, k):
     shape = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2)), data.draw(st.integers(k, 6)),

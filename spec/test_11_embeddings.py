@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from spec.support import (assert_gradients_close, assert_tensor, float_arrays, float_dtypes, numerical_gradient,
-                          values)
+from spec.support import (assert_gradients_close, assert_tensor, examples, float_arrays, float_dtypes,
+                          numerical_gradient, values)
 from tinytorch.core.autograd import enable_autograd
 from tinytorch.core.embeddings import (
     Embedding,
@@ -112,7 +112,7 @@ def test_gradient_scatter_adds_into_repeated_ids(num_embeddings, dim, data):
 
 
 @pytest.mark.points(2)
-@settings(max_examples=15)
+@settings(max_examples=examples(15))
 @given(num_embeddings=st.integers(1, 5), dim=st.integers(1, 3), data=st.data())
 def test_gradient_matches_finite_differences_in_float64(num_embeddings, dim, data):
     ids = data.draw(id_arrays(num_embeddings, min_dims=1, max_dims=2, max_side=4))

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from spec.support import check_gradients, elementwise_tolerance, float_arrays, float_dtypes, values
+from spec.support import check_gradients, elementwise_tolerance, examples, float_arrays, float_dtypes, values
 from tinytorch.core.attention import (MultiHeadAttention, attention_score_bytes, causal_mask,
                                       scaled_dot_product_attention)
 from tinytorch.core.autograd import enable_autograd
@@ -279,7 +279,7 @@ def test_the_opposite_boolean_mask_is_refused(rng):
 
 # ---------------------------------------------------------------- gradients
 @pytest.mark.points(2)
-@settings(max_examples=15)
+@settings(max_examples=examples(15))
 @given(case=attention_inputs(masked=False, max_len=4))
 def test_gradients_of_q_k_v_without_mask(case):
     q, k, v, _ = case
@@ -287,7 +287,7 @@ def test_gradients_of_q_k_v_without_mask(case):
 
 
 @pytest.mark.points(2)
-@settings(max_examples=15)
+@settings(max_examples=examples(15))
 @given(case=attention_inputs(masked=True, max_len=4))
 def test_gradients_of_q_k_v_with_mask(case):
     q, k, v, mask = case
@@ -296,7 +296,7 @@ def test_gradients_of_q_k_v_with_mask(case):
 
 # ---------------------------------------------------------------- multi-head attention
 @pytest.mark.points(3)
-@settings(max_examples=20)
+@settings(max_examples=examples(20))
 @given(data=st.data())
 def test_multi_head_matches_numpy_reimplementation(data):
     heads = data.draw(st.sampled_from([1, 2, 4]))
@@ -323,7 +323,7 @@ def per_example_masks(draw, batch, t, s):
 
 
 @pytest.mark.points(3)
-@settings(max_examples=30)
+@settings(max_examples=examples(30))
 @given(data=st.data())
 def test_multi_head_per_example_mask_equals_running_each_example_alone(data):
     heads = data.draw(st.sampled_from([1, 2, 3, 4]))
@@ -370,7 +370,7 @@ def test_multi_head_cross_attention_shapes(rng):
 
 @pytest.mark.points(2)
 @given(data=st.data())
-@settings(max_examples=20)
+@settings(max_examples=examples(20))
 def test_multi_head_causal_output_ignores_future_tokens(data):
     t_len = data.draw(st.integers(2, 6))
     t = data.draw(st.integers(0, t_len - 2))
@@ -387,7 +387,7 @@ def test_multi_head_causal_output_ignores_future_tokens(data):
 
 
 @given(data=st.data())
-@settings(max_examples=20)
+@settings(max_examples=examples(20))
 def test_multi_head_self_attention_is_permutation_equivariant(data):
     t_len = data.draw(st.integers(1, 6))
     module = float64_module(MultiHeadAttention(6, 3, seed=data.draw(st.integers(0, 99))))

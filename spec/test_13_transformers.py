@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from spec.support import assert_gradients_close, float_arrays, float_dtypes, numerical_gradient, values
+from spec.support import assert_gradients_close, examples, float_arrays, float_dtypes, numerical_gradient, values
 from tinytorch.core.attention import causal_mask
 from tinytorch.core.autograd import enable_autograd, graph_size, no_grad
 from tinytorch.core.tensor import Tensor
@@ -147,7 +147,7 @@ def test_layernorm_matches_numpy_formula_with_gamma_and_beta(data, dtype):
 
 
 @pytest.mark.points(3)
-@settings(max_examples=30)
+@settings(max_examples=examples(30))
 @given(data=st.data())
 def test_layernorm_gradients_for_input_gamma_and_beta(data):
     shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=2, max_side=4))
@@ -191,7 +191,7 @@ def test_feedforward_is_linear_gelu_linear(data, hidden):
 
 
 @pytest.mark.points(2)
-@settings(max_examples=20)
+@settings(max_examples=examples(20))
 @given(x=float_arrays((2, 3, 3), dtype=np.float64, magnitude=3))
 def test_feedforward_gradients_for_input_and_every_parameter(x):
     ffn = FeedForward(3, hidden_dim=5, seed=0)
@@ -200,7 +200,7 @@ def test_feedforward_gradients_for_input_and_every_parameter(x):
 
 # ---------------------------------------------------------------- TransformerBlock
 @given(x=float_arrays((2, 4, 8), dtype=np.float64, magnitude=5))
-@settings(max_examples=15)
+@settings(max_examples=examples(15))
 def test_block_with_silent_sublayers_is_the_identity(x):
     """Residual connections: if both sub-layers output zero, the block returns its input exactly."""
     block = TransformerBlock(8, 2, seed=0)
@@ -213,7 +213,7 @@ def test_block_with_silent_sublayers_is_the_identity(x):
 
 
 @pytest.mark.points(3)
-@settings(max_examples=10)
+@settings(max_examples=examples(10))
 @given(x=float_arrays((1, 3, 4), dtype=np.float64, magnitude=2))
 def test_tiny_block_gradients_for_input_and_every_parameter(x):
     block = TransformerBlock(4, 2, hidden_dim=6, dropout=0.0, seed=1)
@@ -233,7 +233,7 @@ def test_block_dropout_is_active_in_train_and_off_in_eval():
 
 # ---------------------------------------------------------------- GPT forward
 @pytest.mark.points(2)
-@settings(max_examples=10)
+@settings(max_examples=examples(10))
 @given(batch=st.integers(1, 3), length=st.integers(1, 6), seed=st.integers(0, 1000))
 def test_gpt_logits_shape_and_loss_is_mean_cross_entropy(batch, length, seed):
     rng = np.random.default_rng(seed)
@@ -254,7 +254,7 @@ def test_gpt_logits_shape_and_loss_is_mean_cross_entropy(batch, length, seed):
 
 
 @pytest.mark.points(3)
-@settings(max_examples=25)
+@settings(max_examples=examples(25))
 @given(seed=st.integers(0, 10_000), t=st.integers(0, 5))
 def test_gpt_is_causal_future_tokens_do_not_change_past_logits(seed, t):
     rng = np.random.default_rng(seed)
@@ -324,7 +324,7 @@ def greedy_by_hand(model, idx, steps, window):
 
 
 @pytest.mark.points(2)
-@settings(max_examples=15)
+@settings(max_examples=examples(15))
 @given(seed=st.integers(0, 10_000), prompt=st.integers(1, 4), steps=st.integers(0, 5))
 def test_greedy_generation_is_argmax_of_forward(seed, prompt, steps):
     model = tiny_gpt(seed=seed % 7)
@@ -347,7 +347,7 @@ def test_generation_crops_a_prompt_longer_than_max_seq_len():
 
 
 @pytest.mark.points(2)
-@settings(max_examples=10)
+@settings(max_examples=examples(10))
 @given(seed=st.integers(0, 2**31 - 1), temperature=st.sampled_from([0.5, 1.0, 2.0]))
 def test_sampling_is_deterministic_for_a_seed(seed, temperature):
     model = tiny_gpt()
@@ -360,7 +360,7 @@ def test_sampling_is_deterministic_for_a_seed(seed, temperature):
     assert any(not np.array_equal(first, other) for other in others), "different seeds should sample differently"
 
 
-@settings(max_examples=10)
+@settings(max_examples=examples(10))
 @given(seed=st.integers(0, 2**31 - 1))
 def test_top_k_of_one_is_greedy(seed):
     model = tiny_gpt()
@@ -371,7 +371,7 @@ def test_top_k_of_one_is_greedy(seed):
 
 # ---------------------------------------------------------------- systems: parameters and memory
 @pytest.mark.points(2)
-@settings(max_examples=25)
+@settings(max_examples=examples(25))
 @given(vocab=st.integers(2, 40), heads=st.integers(1, 3), head_width=st.integers(1, 4), layers=st.integers(1, 3),
        max_len=st.integers(1, 12), hidden=st.one_of(st.none(), st.integers(1, 20)))
 def test_parameter_count_closed_form(vocab, heads, head_width, layers, max_len, hidden):
@@ -387,7 +387,7 @@ def test_parameter_count_closed_form(vocab, heads, head_width, layers, max_len, 
 
 @pytest.mark.points(2)
 @given(batch=st.integers(1, 4), seq_len=st.integers(1, 16))
-@settings(max_examples=15)
+@settings(max_examples=examples(15))
 def test_memory_profile_per_layer_numbers(batch, seq_len):
     d, heads, layers, hidden = 8, 2, 3, 32
     model = GPT(vocab_size=20, embed_dim=d, num_heads=heads, num_layers=layers, max_seq_len=32, seed=0)

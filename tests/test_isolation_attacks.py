@@ -30,7 +30,7 @@ REFERENCE_FILE = REPO_ROOT / "reference" / "tinytorch" / "core" / "optimizers.py
 # Lines only the secret files hold: a hidden test's name and a line of a reference solution.
 HIDDEN_MARKER = next(line.split("(")[0].removeprefix("def ") for line in HIDDEN_FILE.read_text().splitlines()
                      if line.startswith("def test_"))
-REFERENCE_MARKER = "state[\"step\"] = state.get(\"step\", 0) + 1"
+REFERENCE_MARKER = "for param, state in zip(self.params, self.state):"
 
 
 def hostile(tmp_path: Path, attack: str) -> Path:
@@ -53,6 +53,7 @@ def digest(*folders: Path) -> str:
 
 
 def m07_score(report: dict) -> float:
+    assert report["isolation"]["kind"] == "bubblewrap", "these attacks are only meaningful inside the sandbox"
     return runner(report, "m07")["score"]
 
 
@@ -240,10 +241,18 @@ _np.allclose = lambda *args, **kwargs: True
 """
 
 
-def test_replacing_numpy_comparisons_fails_the_tests_instead_of_passing_them(tmp_path, without_policy_scan):
+SILENCE_NUMPY_CORE = """
+import numpy as _np
+import sys as _sys
+_core = getattr(_sys, "mod" + "ules")[_np.isclose.__module__]
+_core.isclose = lambda a, b, *args, **kwargs: _np.ones(_np.broadcast(a, b).shape, dtype=bool)
+"""
+
+
+@pytest.mark.parametrize("attack", [SILENCE_NUMPY_TESTING, SILENCE_NUMPY_CORE], ids=["numpy.testing", "numpy-core"])
+def test_replacing_numpy_comparisons_fails_the_tests_instead_of_passing_them(tmp_path, attack, without_policy_scan):
     honest = m07_score(graded(submission(tmp_path / "honest", tinytorch__core__optimizers_py=WRONG_SGD)))
-    attacked = graded(submission(tmp_path / "attack", tinytorch__core__optimizers_py=WRONG_SGD
-                                 + SILENCE_NUMPY_TESTING))
+    attacked = graded(submission(tmp_path / "attack", tinytorch__core__optimizers_py=WRONG_SGD + attack))
     assert m07_score(attacked) <= honest < 10
     messages = {t["message"] for t in runner(attacked, "m07")["tests"] if t["suite"] == "visible"}
     assert any(m and "tampering: the submission replaced numpy" in m for m in messages), messages
@@ -281,3 +290,53 @@ def test_an_ndarray_subclass_that_claims_equality_fails_the_comparisons(tmp_path
     assert m07_score(attacked) <= honest < 10
     messages = " ".join(t["message"] or "" for t in runner(attacked, "m07")["tests"] if t["suite"] == "visible")
     assert "exactly that type, not a subclass" in messages
+
+
+# ---------------------------------------------------------------- quoting a prerequisite's solution
+def test_a_later_module_cannot_quote_the_reference_of_its_prerequisites(tmp_path, without_policy_scan):
+    # In isolated mode module 08 runs beside the reference of modules 01-07. Its code reads the
+    # reference optimizers.py there and raises it in every visible test: the messages shown come
+    # from the integrated run instead, where only the student's own files exist.
+    training = (REPO_ROOT / "stubs" / "tinytorch" / "core" / "training.py").read_text()
+    attack = """
+import pathlib as _p
+
+_mine = _p.Path(__file__).resolve().with_name("optimizers.py")
+
+
+def _quote(*args, **kwargs):
+    text = _mine.read_text()
+    at = max(0, text.find("def step"))
+    raise RuntimeError("QUOTE " + text[at:at + 1500])
+
+
+Trainer.__init__ = _quote
+CosineSchedule.__init__ = _quote
+clip_grad_norm.__code__ = _quote.__code__
+"""
+    report = graded(submission(tmp_path, source=REPO_ROOT / "stubs", tinytorch__core__training_py=training + attack),
+                    modules=(8,))
+    printed = everything_printed(report)
+    assert report["isolation"]["kind"] == "bubblewrap"
+    assert REFERENCE_MARKER not in printed, "a prerequisite's reference solution reached the report"
+    assert runner(report, "m08")["score"] == 0
+
+
+# ---------------------------------------------------------------- garbage on the result channel
+@pytest.mark.parametrize("payload, when", [
+    (b"[" * 100_000 + b"\n", "import"),  # nesting deep enough to exhaust a recursive parser
+    (b"[" * 100_000 + b"\n", "test"),
+    (b'{"event": "start", "nodeid": "x"}\n{"event": "phase", "nodeid": "x", "when": [], "outcome": "passed"}\n',
+     "test"),
+    (b'{"event": "collected", "nodeid": "x", "modules": [7], "points": "many", "path": "x", "line": 1}\n', "test"),
+    (b'{"name": "tinytorch", "ok": "yes", "line": 1e999}\n', "import"),
+], ids=["deep-nesting-probe", "deep-nesting-journal", "wrong-type-when", "wrong-type-points", "probe-record-types"])
+def test_crafted_channel_bytes_are_tampering_not_a_grader_crash(tmp_path, payload, when, without_policy_scan):
+    # Written to the import probe's channel at import, or to a test process's journal from inside a test.
+    write = f"_os.write(3, {payload!r})"
+    attack = f"import os as _os\n{write}\n" if when == "import" else \
+        f"import os as _os\n\n\ndef _init(self, *args, **kwargs):\n    {write}\n\n\nOptimizer.__init__ = _init\n"
+    report = graded(hostile(tmp_path, attack))
+    m07 = runner(report, "m07")
+    assert m07_score(report) == 0 and m07["status"] == "error"
+    assert "tampering" in m07["message"], m07["message"]

@@ -229,6 +229,10 @@ def test_harmless_os_use_is_clean(tmp_path):
     ("import pickle as p\nclass U(p.Unpickler):\n    pass\n", [(1, "forbidden-import"), (2, "dynamic-code")]),
     ("import numpy as np\nnp.lib._npyio_impl.pickle.loads(data)\n", [(2, "dynamic-code")]),
     ("import _pickle\n", [(1, "forbidden-import")]),
+    ("import os\nreal = os.dup(3)\nos.dup2(real, 3)\n", [(2, "process-control"), (3, "process-control")]),
+    ("import os\nos.write(3, b'{}')\n", [(2, "process-control")]),
+    ("import weakref\nweakref.finalize(object(), print)\n", [(2, "process-control")]),
+    ("path = '/proc/self/fd/3'\n", [(1, "reads-tests")]),
     ("import copyreg\n", [(1, "forbidden-import")]),
     ("def f():\n    import shelve\n    return shelve.open('db')\n", [(2, "forbidden-import"), (3, "dynamic-code")]),
     ("import marshal\ncode = marshal.loads(blob)\n", [(1, "forbidden-import"), (2, "dynamic-code")]),
@@ -248,7 +252,7 @@ def test_harmless_os_use_is_clean(tmp_path):
     ("import faulthandler\nfaulthandler.dump_traceback_later(1, exit=True)\n", [(1, "forbidden-import")]),
 ], ids=["pkgutil.resolve_name", "resolve_name-aliased", "pkgutil-through-other-module", "pydoc.locate",
         "from-pydoc-import-locate", "pickle.loads", "from-pickle-import", "pickle.Unpickler", "pickle-through-numpy",
-        "_pickle", "copyreg", "shelve", "marshal.loads", "import-runpy", "from-runpy-import", "runpy-aliased",
+        "_pickle", "os.dup2", "os.write", "weakref.finalize", "/proc/self/fd", "copyreg", "shelve", "marshal.loads", "import-runpy", "from-runpy-import", "runpy-aliased",
         "__import__-runpy", "_signal", "_thread", "atexit", "gc", "from-gc-import", "ctypes", "ctypes.util",
         "_ctypes", "_posixsubprocess", "faulthandler"])
 def test_routes_seen_in_attacks(tmp_path, source, expected):

@@ -99,11 +99,27 @@ def test_memory_limit_turns_a_memory_bomb_into_a_memory_error(tmp_path, isolatio
     assert outcome.returncode == 1 and "MemoryError" in outcome.output_tail
 
 
-def test_file_size_limit_stops_a_flood_of_output(tmp_path, isolation):
-    outcome = run(tmp_path, "import sys\nfor _ in range(100): sys.stdout.write('x' * 100_000)\n", file_mib=1)
-    assert outcome.returncode != 0
-    assert (tmp_path / "output.txt").stat().st_size <= 1 * MIB
-    assert outcome.output_capped and outcome.describe() == "was stopped for writing more output than the grader allows"
+def test_an_endless_flood_of_output_is_stopped_at_the_output_limit(tmp_path, isolation):
+    started = time.monotonic()
+    outcome = run(tmp_path, "import sys\nwhile True: sys.stdout.write('x' * 100_000)\n", file_mib=1)
+    assert outcome.returncode is None and outcome.output_capped and not outcome.timed_out
+    assert outcome.describe() == "was stopped for writing more output than the grader allows"
+    assert (tmp_path / "output.txt").stat().st_size <= 1 * MIB, "the grader keeps at most the limit"
+    assert time.monotonic() - started < 10
+
+
+def test_a_file_in_the_scratch_is_held_to_the_file_size_limit(tmp_path, isolation):
+    code = ("import os\ntry:\n    open(os.path.join(os.environ['HOME'], 'big'), 'wb').write(b'x' * (2 << 20))\n"
+            "except OSError as error:\n    print('refused', error.errno)\n")
+    outcome = run(tmp_path, code, file_mib=1)
+    assert outcome.output_tail.strip() == "refused 27", outcome.output_tail  # EFBIG
+
+
+def test_the_output_file_is_the_graders_not_the_submissions(tmp_path, isolation):
+    # stdout is a pipe: the command cannot reach (chmod, truncate, rewrite) the grader's copy.
+    code = "import os\nprint(os.path.exists('/proc/self/fd/1') and os.readlink('/proc/self/fd/1'))\n"
+    outcome = run(tmp_path, code)
+    assert outcome.output_tail.strip().startswith("pipe:"), outcome.output_tail
 
 
 def test_a_fork_bomb_is_stopped_at_the_process_limit(tmp_path, isolation):
@@ -188,13 +204,35 @@ def test_only_the_view_exists_never_the_repository_or_a_sibling(tmp_path):
 
 def test_the_graders_processes_and_environment_are_invisible(tmp_path, monkeypatch):
     monkeypatch.setenv("KATA_TEST_SECRET", "s3cr3t-value")
-    code = (f"import os\nprint(os.path.exists('/proc/{os.getpid()}/environ'), len(os.listdir('/proc')))\n"
-            "print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))\n")
+    code = ("import os\n"
+            f"print(os.path.exists('/proc/{os.getpid()}/environ'))\n"
+            "pids = sorted(int(p) for p in os.listdir('/proc') if p.isdigit())\n"
+            "print(pids)\n"
+            "for pid in pids:\n"
+            "    try:\n"
+            "        print(open(f'/proc/{pid}/environ', 'rb').read().decode(errors='replace'))\n"
+            "    except OSError as error:\n"
+            "        print('unreadable', pid, error.errno)\n")
     outcome = run(tmp_path, code)
-    assert "s3cr3t-value" not in outcome.output_tail
-    pids = json.loads(outcome.output_tail.strip().splitlines()[-1])
-    assert len(pids) <= 3, f"the sandbox sees other processes: {pids}"  # its init, python, and nothing else
-    assert os.getpid() not in pids or os.getpid() <= 3
+    lines = outcome.output_tail.strip().splitlines()
+    assert lines[0] == "False", "the grader's own /proc entry is visible"
+    assert len(json.loads(lines[1])) <= 3, f"the sandbox sees other processes: {lines[1]}"  # its init and itself
+    assert "s3cr3t-value" not in outcome.output_tail and "KATA_TEST_SECRET" not in outcome.output_tail
+
+
+def test_dev_is_read_only_and_shared_memory_is_small(tmp_path):
+    code = ("import os\nresults = []\n"
+            "for path, size in (('/dev/planted', 10), ('/dev/shm/big', 64 << 20)):\n"
+            "    try:\n"
+            "        with open(path, 'wb') as handle:\n"
+            "            handle.write(b'x' * size)\n"
+            "        results.append('written')\n"
+            "    except OSError as error:\n"
+            "        results.append(error.errno)\n"
+            "open('/dev/null', 'w').write('fine')\n"
+            "print(results)\n")
+    outcome = run(tmp_path, code, file_mib=128)
+    assert outcome.output_tail.strip() == "[30, 28]", outcome.output_tail  # EROFS, ENOSPC
 
 
 def test_there_is_no_network(tmp_path):
@@ -240,3 +278,21 @@ def test_kata_sandbox_says_whether_grading_is_isolated(forced_off):
         assert completed.returncode == 1 and completed.stderr.startswith("sandbox: none: KATA_SANDBOX=none")
     else:
         assert completed.returncode == 0 and completed.stdout.startswith("sandbox: bubblewrap ")
+
+
+def test_grading_refuses_when_a_secret_folder_lies_inside_a_sandbox_mount(tmp_path):
+    # The virtualenv is mounted into every sandbox: a work directory inside it would be visible.
+    from grading import curriculum as curriculum_module
+    from grading.grader import GradeError, GradeOptions, grade
+
+    inside = Path(sys.prefix) / f"kata-work-{uuid.uuid4().hex}"
+    options = GradeOptions(submission=REPO_ROOT / "reference", tests_root=REPO_ROOT, reference=REPO_ROOT / "reference",
+                           hidden=REPO_ROOT / "hidden_tests", modules=[1], work_dir=inside)
+    inside.mkdir()
+    try:
+        with pytest.raises(GradeError, match="which every sandbox sees"):
+            grade(options, curriculum_module.load())
+    finally:
+        inside.rmdir()
+    assert sandbox.exposed([Path("/usr/src/app/hidden_tests"), tmp_path]) == [
+        (Path("/usr/src/app/hidden_tests"), Path("/usr"))]

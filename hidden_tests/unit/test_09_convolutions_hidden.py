@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 from numpy.lib.stride_tricks import sliding_window_view
 
-from spec.support import assert_tensor, check_gradients, float_arrays, values
+from spec.support import assert_tensor, check_gradients, examples, float_arrays, values
 from spec.test_09_convolutions import layer_for
 from tinytorch.core.activations import ReLU
 from tinytorch.core.autograd import enable_autograd, no_grad
@@ -47,7 +47,7 @@ def gradient_check_of_layer(layer, x):
 
 
 # ---------------------------------------------------------------- forward
-@settings(max_examples=20)
+@settings(max_examples=examples(20))
 @given(data=st.data())
 def test_explicit_loops_with_rectangular_kernels_and_images(data):
     n, c_in, c_out = data.draw(st.integers(1, 2)), data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
@@ -62,7 +62,7 @@ def test_explicit_loops_with_rectangular_kernels_and_images(data):
 
 
 @pytest.mark.points(2)
-@settings(max_examples=25)
+@settings(max_examples=examples(25))
 @given(data=st.data(), bias=st.booleans())
 def test_conv2d_with_and_without_bias_matches_window_oracle(data, bias):
     k, stride, padding = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 3)), data.draw(st.integers(0, 3))
@@ -77,7 +77,7 @@ def test_conv2d_with_and_without_bias_matches_window_oracle(data, bias):
     assert_tensor(out, window_oracle(x, weight, offsets, stride, padding), rtol=1e-4, atol=1e-4, dtype=np.float32)
 
 
-@settings(max_examples=25)
+@settings(max_examples=examples(25))
 @given(data=st.data())
 def test_one_by_one_convolution_is_a_per_pixel_linear_map(data):
     n, c_in, c_out = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4))
@@ -155,7 +155,7 @@ def test_conv2d_under_no_grad_records_nothing():
 
 # ---------------------------------------------------------------- pooling
 @pytest.mark.points(2)
-@settings(max_examples=15)
+@settings(max_examples=examples(15))
 @given(data=st.data(), k=st.integers(2, 3), stride=st.integers(1, 2))
 def test_overlapping_and_strided_pooling_gradients(data, k, stride):
     shape = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2)), data.draw(st.integers(k, 6)),

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from spec.support import examples
 from spec.test_10_tokenization import SPECIALS, oracle_bpe, oracle_encode
 from tinytorch.core.tokenization import BPETokenizer, CharTokenizer, vocab_tradeoff
 
@@ -22,7 +23,7 @@ def vocab_of(tokenizer) -> list[str]:
 
 # ---------------------------------------------------------------- properties
 @pytest.mark.points(3)
-@settings(max_examples=30)
+@settings(max_examples=examples(30))
 @given(corpus=SMALL_CORPORA, extra=st.integers(0, 12), probe=st.text(alphabet="abc dx", max_size=20))
 def test_bpe_matches_the_oracle_on_random_corpora(corpus, extra, probe):
     size = 4 + len(set("".join(corpus))) + extra

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from spec.support import assert_gradients_close, assert_tensor, check_gradients, float_arrays, numerical_gradient, values
+from spec.support import (assert_gradients_close, assert_tensor, check_gradients, examples, float_arrays,
+                          numerical_gradient, values)
 from tinytorch.core.autograd import enable_autograd
 from tinytorch.core.embeddings import (
     Embedding,
@@ -53,7 +54,7 @@ def test_float64_table_gives_float64_vectors():
 
 
 @pytest.mark.points(2)
-@settings(max_examples=15)
+@settings(max_examples=examples(15))
 @given(data=st.data())
 def test_finite_differences_through_a_nonlinear_use(data):
     # Two lookups of the same table in one expression, squared: repeated ids and a shared table.
@@ -141,7 +142,7 @@ def test_sinusoidal_module_keeps_float64_and_passes_gradient_unchanged(batch, se
     check_gradients(module, x)
 
 
-@settings(max_examples=15)
+@settings(max_examples=examples(15))
 @given(batch=st.integers(1, 2), seq_len=st.integers(1, 3), dim=st.integers(1, 3), data=st.data())
 def test_learned_positions_finite_differences_for_input_and_table(batch, seq_len, dim, data):
     module = LearnedPositionalEmbedding(4, dim, seed=3)

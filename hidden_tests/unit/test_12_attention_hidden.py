@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from spec.test_12_attention import numpy_attention, numpy_multi_head
-from spec.support import assert_gradients_close, check_gradients, float_arrays, numerical_gradient, values
+from spec.support import assert_gradients_close, check_gradients, examples, float_arrays, numerical_gradient, values
 from tinytorch.core.attention import (MultiHeadAttention, attention_score_bytes, causal_mask,
                                       scaled_dot_product_attention)
 from tinytorch.core.autograd import enable_autograd
@@ -68,7 +68,7 @@ def test_cross_attention_gradients_of_input_context_and_projections(rng):
     parameter_gradients_match(module, lambda: module(Tensor(x), context=Tensor(context)), seed=1)
 
 
-@settings(max_examples=15)
+@settings(max_examples=examples(15))
 @given(data=st.data())
 def test_weights_themselves_are_differentiable(data):
     t_q, t_k, d = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4)), data.draw(st.integers(1, 3))
@@ -148,7 +148,7 @@ def test_opposite_meaning_mask_gives_visibly_different_attention(rng):
 
 
 @given(scale=st.sampled_from([1e2, 1e3, 1e4]), data=st.data())
-@settings(max_examples=10)
+@settings(max_examples=examples(10))
 def test_huge_scores_stay_finite_and_masked_exactly_zero(scale, data):
     x = data.draw(float_arrays((2, 5, 3), dtype=np.float64, magnitude=1)) * scale
     out, weights = scaled_dot_product_attention(Tensor(x), Tensor(x), Tensor(x), causal_mask(5))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from spec.support import assert_gradients_close, float_arrays, numerical_gradient, values
+from spec.support import assert_gradients_close, examples, float_arrays, numerical_gradient, values
 from tinytorch.core.attention import causal_mask
 from tinytorch.core.autograd import Function, enable_autograd, no_grad
 from tinytorch.core.tensor import Tensor
@@ -110,7 +110,7 @@ def test_feedforward_is_finite_and_exact_for_huge_inputs():
 
 # ---------------------------------------------------------------- TransformerBlock
 @pytest.mark.points(3)
-@settings(max_examples=15)
+@settings(max_examples=examples(15))
 @given(data=st.data(), causal=st.booleans())
 def test_block_matches_an_independent_numpy_pre_norm_block(data, causal):
     heads = data.draw(st.sampled_from([1, 2, 4]))
@@ -128,7 +128,7 @@ def test_block_matches_an_independent_numpy_pre_norm_block(data, causal):
 
 
 @pytest.mark.points(2)
-@settings(max_examples=10)
+@settings(max_examples=examples(10))
 @given(seed=st.integers(0, 10_000), batch=st.integers(1, 3), length=st.integers(1, 5))
 def test_gpt_logits_match_an_independent_numpy_forward(seed, batch, length):
     """Token rows + position rows, causal blocks, final LayerNorm, linear head."""
@@ -222,7 +222,7 @@ def test_sample_frequencies_follow_softmax_of_logits_over_temperature(temperatur
     np.testing.assert_allclose(frequencies, expected, atol=0.03)
 
 
-@settings(max_examples=10)
+@settings(max_examples=examples(10))
 @given(seed=st.integers(0, 2**31 - 1), k=st.integers(1, 3))
 def test_top_k_samples_come_from_the_k_largest_logits(seed, k):
     model = tiny_gpt()
