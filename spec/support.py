@@ -63,6 +63,15 @@ def float_arrays(shape=None, dtype=np.float32, magnitude: float = 1e3, min_dims:
     return hnp.arrays(dtype, shape, elements=finite_floats(dtype, magnitude))
 
 
+@st.composite
+def log_uniform_arrays(draw, dtype, low_exponent: float, high_exponent: float, max_size: int = 12) -> np.ndarray:
+    """1-D arrays of either sign whose magnitudes spread evenly over the decades from
+    10**low_exponent to 10**high_exponent: tiny, ordinary and large values are all drawn often."""
+    exponents = draw(st.lists(st.floats(low_exponent, high_exponent), min_size=1, max_size=max_size))
+    signs = draw(st.lists(st.sampled_from([-1.0, 1.0]), min_size=len(exponents), max_size=len(exponents)))
+    return (np.array(signs) * 10.0 ** np.array(exponents)).astype(dtype)
+
+
 # ---------------------------------------------------------------- float dtypes and their tolerances
 # Every float-valued operation keeps float32 as float32 and float64 as float64: draw the dtype from
 # here instead of fixing one, so an operation that silently changes it cannot pass.
