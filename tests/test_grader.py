@@ -439,3 +439,19 @@ def test_grade_error_for_a_selection_without_tests():
         grade(GradeOptions(submission=REPO_ROOT, tests_root=REPO_ROOT, reference=None, hidden=None), COURSE)
 
 
+
+
+def test_a_grade_made_without_the_sandbox_says_so_in_every_format(monkeypatch):
+    from rich.console import Console
+
+    from grading import sandbox
+
+    monkeypatch.setattr(sandbox, "isolation", lambda: sandbox.Isolation("none", reason="bubblewrap is not installed"))
+    report = graded(REPO_ROOT / "reference")
+    assert report["isolation"] == {"kind": "none", "version": None, "reason": "bubblewrap is not installed"}
+    assert report["score"] == report["max_score"] == 10, "without the sandbox the grade is still made"
+    console = Console(record=True, width=300)
+    render.table(report, console)
+    for text in (render.markdown(report), render.annotations(report), console.export_text(), json.dumps(report)):
+        assert "graded WITHOUT a sandbox (isolation: none): bubblewrap is not installed" in text
+    assert render.annotations(report).startswith("::warning title=kata grade::graded WITHOUT a sandbox")

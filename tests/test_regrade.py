@@ -125,3 +125,17 @@ def test_cli_regrade_and_merge(roster, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "grading", "regrade", str(tmp_path / "nope")],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "is not a directory" in bad.stderr
+
+
+def test_regrade_refuses_to_run_without_the_sandbox_unless_allowed(roster, tmp_path):
+    env = {**__import__("os").environ, "KATA_SANDBOX": "none"}
+    command = [sys.executable, "-m", "grading", "regrade", str(roster), "--modules", "7", "--jobs", "2",
+               "--out", str(tmp_path / "out")]
+    refused = subprocess.run(command, env=env, capture_output=True, text=True, cwd=REPO_ROOT)
+    assert refused.returncode == 2 and refused.stderr.startswith("kata regrade: refusing to regrade without a sandbox")
+    assert "--allow-unsandboxed" in refused.stderr and not (tmp_path / "out" / "gradebook.csv").exists()
+    allowed = subprocess.run(command + ["--allow-unsandboxed"], env=env, capture_output=True, text=True, cwd=REPO_ROOT)
+    assert allowed.returncode == 0, allowed.stderr
+    rows = {row["student"]: row for row in json.loads((tmp_path / "out" / "gradebook.json").read_text())["rows"]}
+    assert rows["alice"]["isolation"] == rows["bob"]["isolation"] == "none"
+    assert "graded WITHOUT a sandbox" in rows["alice"]["message"]
