@@ -252,8 +252,8 @@ def _probe(workspace: Workspace, name: str, package: Path, names: list[str], set
     (folder / "imports.jsonl").write_bytes(outcome.channel)  # a copy for people to read
     records, malformed = channel.probe_records(outcome.channel)
     if malformed:
-        return {dotted: ProbeResult(False, "tampering detected: the import probe's results were not the grader's")
-                for dotted in names}
+        return {dotted: ProbeResult(False, f"{runner.TAMPERING_DETECTED}: the import probe's results were not "
+                                           "the grader's") for dotted in names}
     found = {}
     for record in records:
         if record["name"] in names and record["name"] not in found:
@@ -286,7 +286,7 @@ def _import_problem(probe: dict, names: list[str], package: Path, curriculum: Cu
                 return f"{module.relative_file.as_posix()} is missing from the submission"
             where = f"{result.path}:{result.line}: " if result.path else ""
             message = result.message[:PROBE_MESSAGE_LIMIT]
-            if isolated and not message.startswith(("importing it did not finish", "tampering detected")):
+            if isolated and not message.startswith(("importing it did not finish", runner.TAMPERING_DETECTED)):
                 kind = message.split(":", 1)[0]
                 shown = kind if kind in BUILTIN_EXCEPTIONS or kind == "SyntaxError" else "an error"
                 message = f"{shown} (in isolated mode, beside the reference's other modules; see the integrated view)"

@@ -220,10 +220,11 @@ def _hidden_message(result: TestResult, run: RunResult, defined: frozenset[str])
         return "not run"
     name = _exception_name(result.message)
     if name == "NotImplementedError":
-        # Only a name the submission itself defines, read from its source before it ran: a name the
-        # code made up at run time could carry anything out.
+        # Only a name from `known_functions`, fixed before the code ran: a name the code made up at
+        # run time could carry anything out.
         match = _STUB_FUNCTION.search(result.message)
-        return f"not implemented: {match.group(1)}" if match and match.group(1) in defined else "raised NotImplementedError"
+        known = match is not None and match.group(1) in defined
+        return f"not implemented: {match.group(1)}" if known else "raised NotImplementedError"
     if name in ("AssertionError", "Failed") and result.location is None:
         return "wrong values"  # the test's own assertion
     if name in BUILTIN_EXCEPTIONS:

@@ -4,8 +4,10 @@ Each run is one pytest process per secrecy group (the visible spec; the hidden s
 its own sandbox (grading/sandbox.py), with the grader's plugin writing a journal to the grader's
 pipe (grading/pytest_plugin.py). The run's results are trusted only when the process finished
 its session and the two canary tests the grader appended came back right (the must-pass passed,
-the must-fail failed): a submission that patches pytest's reporting, writes its own results or
-kills the process cannot turn failures into passes. An untrusted run scores zero and says why.
+the must-fail failed) and its journal is well formed and in order: a submission that breaks
+pytest's reporting wholesale, sends its own records or kills the process scores zero and is told
+why. (Code that rewrites results selectively from inside the test process is beyond what an
+in-process check can see; the policy scan flags the routes to it.)
 """
 from __future__ import annotations
 
@@ -20,9 +22,14 @@ from grading.workspace import Canary, Workspace
 
 TAMPERED = ("the grader's control tests came back wrong or its results file was written by something else: the "
             "submission interfered with the test framework, so this run was discarded (tampering)")
+
+# How the other tampering findings begin (an import probe's or an inventory's records that are not the grader's).
+TAMPERING_DETECTED = "tampering detected"
+
+
 def is_tampering(problem: str) -> bool:
     """Whether a run's problem is tampering (its journal, or its import probe's records, were not the grader's)."""
-    return problem == TAMPERED or "tampering detected" in problem
+    return problem == TAMPERED or TAMPERING_DETECTED in problem
 
 
 HIDDEN_PROCESS_FAILED = ("the process running the hidden checks crashed or was stopped before it finished; results only "
@@ -145,7 +152,7 @@ def collect_inventory(workspace: Workspace, package: Path, files: list[str],
         if journal.malformed or any(event["event"] in ("start", "phase", "finish") for event in journal.events):
             # Only possible when the package is the student's (no reference): such an inventory is not
             # used, so each of its files counts at full weight and scores zero.
-            errors.update({path: "tampering detected while the tests were collected" for path in group})
+            errors.update({path: f"{TAMPERING_DETECTED} while the tests were collected" for path in group})
             continue
         for event in journal.events:
             if event.get("event") == "collected":

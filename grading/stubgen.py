@@ -114,7 +114,8 @@ def stub_source(source: str, where: str, module_label: str, relative: str) -> st
     return "".join(out)
 
 
-def _module_label(curriculum: Curriculum, relative: Path) -> str:
+def module_label(curriculum: Curriculum, relative: Path) -> str:
+    """How a stub's message names the module a file belongs to: `Module 06 (autograd)`."""
     module = curriculum.module_for_path(relative)
     if module is None:
         return f"{curriculum.package} ({relative.as_posix()})"
@@ -131,7 +132,7 @@ def render_tree(reference_root: Path, curriculum: Curriculum) -> dict[Path, str]
             continue
         source = path.read_text(encoding="utf-8")
         rendered[relative] = stub_source(
-            source, str(path), _module_label(curriculum, relative), relative.as_posix()
+            source, str(path), module_label(curriculum, relative), relative.as_posix()
         )
     return rendered
 

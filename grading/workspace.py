@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grading.curriculum import Curriculum, Module
-from grading.stubgen import stub_source
+from grading.stubgen import module_label, stub_source
 
 PYTEST_INI = """\
 # Written by `kata grade`: the only pytest configuration a graded run sees.
@@ -120,7 +120,7 @@ class Workspace:
         for other in curriculum:
             target = destination / other.relative_file
             if other.number not in solved and other.number != module.number and target.is_file():
-                label = f"Module {other.label} ({other.slug})"
+                label = module_label(curriculum, other.relative_file)
                 target.write_text(stub_source(target.read_text(encoding="utf-8"), str(target), label,
                                               other.relative_file.as_posix()), encoding="utf-8")
         target = destination / module.relative_file
