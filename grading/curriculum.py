@@ -106,7 +106,17 @@ class Curriculum:
         )
         self._by_number = {m.number: m for m in self.modules}
         self.planned: frozenset[int] = frozenset(raw.get("planned", ()))
+        self.courses: dict[str, dict] = self._parse_courses(raw.get("courses", {}))
         self._validate()
+
+    def _parse_courses(self, table: dict) -> dict[str, dict]:
+        """[courses.NAME] presets: `title` and `modules` (a selection such as "1-8"), both strings."""
+        for name, entry in table.items():
+            if not isinstance(entry, dict) or set(entry) != {"title", "modules"} or not all(
+                    isinstance(v, str) for v in entry.values()):
+                raise ManifestError(f"{self.source}: [courses.{name}] must have exactly the string fields "
+                                    f"'title' and 'modules', found {entry!r}")
+        return dict(table)
 
     # ------------------------------------------------------------------ parsing
     def _parse_module(self, entry: dict) -> Module:
