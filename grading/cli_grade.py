@@ -15,7 +15,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grading import REPO_ROOT, curriculum as curriculum_module, render, report as report_module, sandbox
+from grading import REPO_ROOT, course as course_module, curriculum as curriculum_module, default_submission, render
+from grading import report as report_module, sandbox
 from grading.grader import GradeError, GradeOptions, grade
 
 
@@ -25,7 +26,7 @@ def _default_dir(name: str) -> Path | None:
 
 
 def options_from(args: argparse.Namespace, curriculum: curriculum_module.Curriculum) -> GradeOptions:
-    submission = Path(args.submission) if args.submission else (_default_dir("reference") or Path("."))
+    submission = Path(args.submission) if args.submission else default_submission()
     reference = Path(args.reference) if args.reference else _default_dir("reference")
     hidden = Path(args.hidden) if args.hidden else _default_dir("hidden_tests")
     try:
@@ -34,8 +35,13 @@ def options_from(args: argparse.Namespace, curriculum: curriculum_module.Curricu
         raise GradeError(str(error)) from None
     if args.jobs < 1:
         raise GradeError(f"--jobs must be at least 1, got {args.jobs}")
+    try:
+        course = course_module.load(curriculum, Path(args.course) if getattr(args, "course", None) else None)
+    except course_module.CourseError as error:
+        raise GradeError(str(error)) from None
     return GradeOptions(submission=submission, tests_root=REPO_ROOT, reference=reference, hidden=hidden,
-                        modules=modules, jobs=args.jobs, work_dir=Path(args.work_dir) if args.work_dir else None)
+                        modules=modules, jobs=args.jobs, work_dir=Path(args.work_dir) if args.work_dir else None,
+                        course=course)
 
 
 def progress_line(result, done: int, total: int) -> str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grading import channel, policy, runner, sandbox
+from grading.course import Course, full_course
 from grading.curriculum import Curriculum, GradingSettings, Module
 from grading.runner import RunPlan, RunResult, TestEntry
 from grading.workspace import Workspace, fingerprint, python_files
@@ -44,6 +45,7 @@ class GradeOptions:
     jobs: int = 2
     work_dir: Path | None = None  # kept for inspection when given; a temporary directory otherwise
     settings: GradingSettings | None = None  # limits and weights; default: the manifest's [grading] table
+    course: Course | None = None  # assigned modules (graded when `modules` is None); default: every built module
     on_run_done: Callable[[RunResult, int, int], None] | None = None  # progress: (result, done, total)
 
 
@@ -124,7 +126,9 @@ def _grade_in(root: Path, options: GradeOptions, curriculum: Curriculum, submiss
               reference: Path | None, hidden: Path | None, started: float) -> Grading:
     workspace = Workspace(root)
     workspace.install_tests(options.tests_root, hidden, Path(curriculum.source))
-    graded = _modules_with_tests(workspace, curriculum, options.modules)
+    course = options.course or full_course(curriculum)
+    selection = options.modules if options.modules is not None else list(course.assigned)
+    graded = _modules_with_tests(workspace, curriculum, selection)
     settings = options.settings or curriculum.grading
     grading = Grading(options, curriculum, settings, submission, fingerprint(submission / curriculum.package),
                       workspace.tests_fingerprint(), graded)

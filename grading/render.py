@@ -10,6 +10,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from grading import curriculum as curriculum_module
+from grading.course import NOT_ASSIGNED
+
+# GitHub shows at most 10 error annotations per step: a handful per module keeps them useful.
+ANNOTATIONS_PER_MODULE = 3
+
 
 def _points(value: float) -> str:
     return f"{value:g}"
@@ -36,6 +42,12 @@ def _rows(report: dict) -> list[dict]:
     return rows
 
 
+def _not_assigned(report: dict) -> list[tuple[str, str]]:
+    """(runner id, title) of each built module the course does not assign yet."""
+    curriculum = curriculum_module.load()
+    return [(curriculum.module(n).runner_id, curriculum.module(n).title) for n in report["course"]["not_assigned"]]
+
+
 STATUS_STYLE = {"pass": "green", "fail": "yellow", "error": "red"}
 
 
@@ -48,6 +60,8 @@ def table(report: dict, console: Console) -> None:
         style = STATUS_STYLE[row["status"]]
         grid.add_row(row["id"], row["title"], row["visible"], row["hidden"], row["integrated"],
                      f"[{style}]{row['score']}[/]", row["time"])
+    for runner_id, title in _not_assigned(report):
+        grid.add_row(f"[dim]{runner_id}[/]", f"[dim]{title}[/]", "", "", "", f"[dim]{NOT_ASSIGNED}[/]", "")
     grid.add_section()
     grid.add_row("total", "", "", "", "", f"[bold]{_points(report['score'])}/{_points(report['max_score'])}[/]",
                  f"{report['duration']:.1f}s")
@@ -68,6 +82,8 @@ def markdown(report: dict) -> str:
     for row in _rows(report):
         lines.append(f"| {icon[row['status']]} {row['id']} | {row['title']} | {row['visible']} | {row['hidden']} | "
                      f"{row['integrated']} | {row['score']} | {row['time']} |")
+    for runner_id, title in _not_assigned(report):
+        lines.append(f"| ⏳ {runner_id} | {title} | | | | {NOT_ASSIGNED} | |")
     failing = [row for row in _rows(report) if row["status"] != "pass" and row["message"]]
     if failing:
         lines += ["", "### What to fix first", ""]
@@ -76,12 +92,18 @@ def markdown(report: dict) -> str:
 
 
 def annotations(report: dict, submission_prefix: str = "") -> str:
-    """`::error` lines that point at the student's file and line (one per failing test with a location),
-    after one `::warning` per notice (e.g. a grade made without a sandbox)."""
-    out = [f"::warning title=kata grade::{_escape_data(_one_line(notice, 1000))}" for notice in report["notices"]]
+    """One `::notice` with the score, one `::warning` per notice (e.g. a grade made without a sandbox),
+    then `::error` lines at the student's file and line: at most ANNOTATIONS_PER_MODULE per module
+    (the first failures; the summary and report.json have the rest)."""
+    out = [f"::notice title=kata grade::{_escape_data(_score_line(report))}"]
+    out += [f"::warning title=kata grade::{_escape_data(_one_line(notice, 1000))}" for notice in report["notices"]]
+    shown: dict[str, int] = {}
     for test in report["tests"]:
         if test["status"] == "pass" or not test["filename"].startswith("tinytorch/"):
             continue
+        if shown.get(test["runner"], 0) >= ANNOTATIONS_PER_MODULE:
+            continue
+        shown[test["runner"]] = shown.get(test["runner"], 0) + 1
         path = f"{submission_prefix}{test['filename']}"
         title = _escape_property(f"{test['runner']}: {test['name']}")
         message = _escape_data(_one_line(test["message"] or test["outcome"]))
@@ -91,6 +113,18 @@ def annotations(report: dict, submission_prefix: str = "") -> str:
             out.append(f"::error title={_escape_property(runner['id'] + ' could not be graded')}::"
                        f"{_escape_data(_one_line(runner['message']))}")
     return "\n".join(out) + ("\n" if out else "")
+
+
+def _score_line(report: dict) -> str:
+    """"Score 37.5/150: 3 of 13 modules complete, 1 with errors; 2 not yet assigned"."""
+    runners = [r for r in report["modules"] if r["module"] is not None]
+    complete = sum(r["status"] == "pass" for r in runners)
+    errors = sum(r["status"] == "error" for r in report["modules"])
+    line = (f"Score {_points(report['score'])}/{_points(report['max_score'])}: "
+            f"{complete} of {len(runners)} modules complete")
+    line += f", {errors} with errors" if errors else ""
+    waiting = len(report["course"]["not_assigned"])
+    return line + (f"; {waiting} not yet assigned" if waiting else "")
 
 
 def submission_prefix(submission: Path, cwd: Path) -> str:

@@ -22,6 +22,7 @@ from importlib import metadata
 from pathlib import Path
 
 from grading import scoring, stubgen
+from grading.course import full_course
 from grading.grader import BUILTIN_EXCEPTIONS, Grading
 from grading.runner import RunResult, TestResult, is_tampering
 from grading.workspace import python_files
@@ -86,6 +87,7 @@ def build(grading: Grading) -> dict:
             "jobs": grading.options.jobs,
         },
         "isolation": grading.isolation.as_dict(),
+        "course": _course(grading),
         "environment": {"python": platform.python_version(), "platform": platform.platform(),
                         **{name: _version(name) for name in ("numpy", "pytest", "hypothesis")}},
         "summary": _summary(tests),
@@ -95,6 +97,14 @@ def build(grading: Grading) -> dict:
         "modules": runners,
         "tests": tests,
     }
+
+
+def _course(grading: Grading) -> dict:
+    """The schedule the grade used: assigned modules carry points, the other built ones are listed
+    as not yet assigned (no points, no tests run)."""
+    course = grading.options.course or full_course(grading.curriculum)
+    not_assigned = [m.number for m in grading.curriculum.built() if not course.is_assigned(m.number)]
+    return {**course.to_report(), "not_assigned": not_assigned}
 
 
 def _runner(runner_id: str, name: str, title: str, weight: float, run: RunResult, quantum: int,
@@ -310,13 +320,6 @@ def write(report: dict, path: Path) -> Path:
     partial.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     partial.replace(path)
     return path
-
-
-def runner_payload(runner: dict, message_limit: int = 1000) -> dict:
-    """A module object trimmed for the Classroom reporter (each payload must stay far below 128 KiB)."""
-    keep = ("name", "status", "score", "max_score", "message", "line_no", "filename", "duration")
-    tests = [{k: (t[k][:message_limit] if k == "message" and t[k] else t[k]) for k in keep} for t in runner["tests"]]
-    return {"version": 1, "status": runner["status"], "max_score": runner["max_score"], "tests": tests}
 
 
 def digest(report: dict) -> str:
