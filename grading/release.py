@@ -71,11 +71,11 @@ def _student_header(stub: str, module) -> str:
 
 
 def requirements(root: Path) -> str:
-    """requirements.txt for students: the runtime and test dependencies, pinned as in constraints.txt."""
+    """requirements.txt for students: the runtime and test dependencies (not the maintainers' `maint`
+    extra), pinned exactly as in the master's pyproject.toml."""
     project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     wanted = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
-    student = [spec for spec in wanted if not spec.startswith("coverage")]  # maintainers' tool only
-    return f"{GENERATED}\n" + "".join(f"{spec}\n" for spec in student)
+    return f"{GENERATED}\n" + "".join(f"{spec}\n" for spec in wanted)
 
 
 def pyproject(root: Path) -> str:
