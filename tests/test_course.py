@@ -1,0 +1,139 @@
+"""Course schedules (course.toml) and the Classroom reporter payloads a grade turns into."""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+
+import pytest
+
+from grading import REPO_ROOT, classroom, course as course_module, curriculum as curriculum_module, render
+from grading import report as report_module
+from grading.course import CourseError
+from grading.grader import GradeOptions, grade
+
+CURRICULUM = curriculum_module.load()
+
+
+# ---------------------------------------------------------------- the schedule
+@pytest.mark.parametrize("preset, assigned, prebuilt", [
+    ("foundation", tuple(range(1, 9)), ()),
+    ("architecture", tuple(range(1, 14)), ()),
+])
+def test_the_papers_configurations_are_presets(preset, assigned, prebuilt):
+    chosen = course_module.build(CURRICULUM, preset=preset)
+    assert (chosen.name, chosen.assigned, chosen.prebuilt) == (preset, assigned, prebuilt)
+
+
+def test_optimization_preset_waits_for_its_modules():
+    with pytest.raises(CourseError, match=r"module\(s\) 14, 15, 16, 17, 18, 19 are planned but not built yet"):
+        course_module.build(CURRICULUM, preset="optimization")
+
+
+def test_a_later_module_alone_gets_its_prerequisites_prebuilt():
+    chosen = course_module.build(CURRICULUM, modules="12")
+    assert chosen.assigned == (12,)
+    assert chosen.prebuilt == tuple(sorted(CURRICULUM.closure(12)))
+    assert chosen.title == "Module 12"
+
+
+def test_course_file_round_trips_with_due_dates():
+    due = course_module.parse_due(["06=2026-12-01", "autograd=2026-12-08", "07=2027-01-15"], CURRICULUM)
+    assert due == {6: dt.date(2026, 12, 8), 7: dt.date(2027, 1, 15)}, "a later --due for the same module wins"
+    chosen = course_module.build(CURRICULUM, modules="6-7", due=due)
+    again = course_module.loads(course_module.dumps(chosen), CURRICULUM)
+    assert (again.assigned, again.prebuilt, again.due, again.title) == \
+        (chosen.assigned, chosen.prebuilt, chosen.due, chosen.title)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("assigned = [1, 2", "not valid TOML"),
+    ("assigned = []", "'assigned' must list at least one module number"),
+    ('assigned = ["1"]', "'assigned' must be a list of module numbers like [1, 2, 3], found ['1']"),
+    ("assigned = [1, 42]", "'assigned' names unknown module(s) [42]"),
+    ("assigned = [1]\ncolour = 3", "unknown field(s) ['colour']"),
+    ('assigned = [1]\n[due]\n"02" = 2026-12-01', "due date for module(s) 02, which the course does not assign"),
+    ('assigned = [1]\n[due]\n"01" = "soon"', "due date of '01' must be a date like 2026-12-01, found 'soon'"),
+])
+def test_bad_course_files_say_what_was_expected(text, message):
+    with pytest.raises(CourseError) as caught:
+        course_module.loads(text, CURRICULUM, "course.toml")
+    assert message in str(caught.value) and str(caught.value).startswith("course.toml")
+
+
+@pytest.mark.parametrize("item, message", [
+    ("06", "--due expects MODULE=YYYY-MM-DD"),
+    ("99=2026-12-01", "no module number 99"),
+    ("06=next week", "expected a date like 2026-12-01"),
+])
+def test_bad_due_options_say_what_was_expected(item, message):
+    with pytest.raises(CourseError, match=message):
+        course_module.parse_due([item], CURRICULUM)
+
+
+def test_without_a_course_file_every_built_module_is_assigned(tmp_path):
+    chosen = course_module.load(CURRICULUM, tmp_path / "course.toml")
+    assert chosen.assigned == tuple(m.number for m in CURRICULUM.built())
+
+
+def test_a_grade_follows_the_course_only_assigned_modules_run_and_count(tmp_path):
+    week_one = course_module.build(CURRICULUM, modules="1")
+    options = GradeOptions(submission=REPO_ROOT / "stubs", tests_root=REPO_ROOT, reference=REPO_ROOT / "reference",
+                           hidden=REPO_ROOT / "hidden_tests", jobs=2, course=week_one)
+    report = report_module.build(grade(options, CURRICULUM))
+    report_module.validate(report)
+    assert [r["id"] for r in report["modules"]] == ["m01"]
+    assert (report["score"], report["max_score"]) == (0, 10), "a week-1 student sees 0/10, not 0/150"
+    assert report["course"]["not_assigned"] == list(range(2, 14))
+    assert "| ⏳ m02 | Activations | | | | not yet assigned | |" in render.markdown(report)
+
+
+# ---------------------------------------------------------------- Classroom payloads
+def runner(tests: int, message: str = "", status: str = "fail") -> dict:
+    return {"id": "m01", "status": status, "max_score": 10, "tests": [
+        {"name": f"t{i}", "status": "fail", "score": 0, "max_score": 10 / tests, "message": message, "line_no": 0,
+         "filename": "", "duration": 0.1} for i in range(tests)]}
+
+
+def decoded(value: str) -> dict:
+    return json.loads(base64.b64decode(value, validate=True))
+
+
+def test_a_graded_module_is_not_a_red_run_but_an_ungradable_one_is():
+    assert decoded(classroom.encoded(runner(3)))["status"] == "pass"
+    assert decoded(classroom.encoded(runner(3, status="error")))["status"] == "error"
+
+
+def test_payloads_shrink_their_messages_to_fit_the_environment_limit():
+    big = runner(300, message="x" * 5000)
+    value = classroom.encoded(big)
+    assert len(value) <= classroom.PAYLOAD_BUDGET < classroom.ENVIRONMENT_STRING_LIMIT
+    messages = {t["message"] for t in decoded(value)["tests"]}
+    assert messages == {"x" * 80}, "the longest message limit that fits is used"
+    small = decoded(classroom.encoded(runner(3, message="y" * 5000)))
+    assert {t["message"] for t in small["tests"]} == {"y" * 1000}
+
+
+def test_a_payload_that_cannot_fit_is_refused_with_the_numbers():
+    with pytest.raises(classroom.PayloadError, match="even without messages; the limit is"):
+        classroom.encoded(runner(5000))
+
+
+def test_outputs_list_only_runners_with_points_and_match_the_report_totals():
+    report = {"score": 2.5, "max_score": 20, "modules": [
+        {**runner(2), "id": "m01"}, {**runner(2), "id": "m02"}, {**runner(0), "id": "integration", "max_score": 0}]}
+    values = classroom.outputs(report)
+    assert values["runners"] == "m01,m02" and (values["points"], values["max-points"]) == ("2.5", "20")
+    lines = classroom.github_output_lines(values).splitlines()
+    assert [line.split("=", 1)[0] for line in lines] == ["runners", "m01", "m02", "points", "max-points"]
+
+
+def test_runner_ids_the_reporter_would_reject_are_refused():
+    report = {"score": 0, "max_score": 10, "modules": [{**runner(1), "id": "m-01"}]}
+    with pytest.raises(classroom.PayloadError, match="is not letters and digits"):
+        classroom.outputs(report)
+
+
+def test_multiline_output_values_are_refused():
+    with pytest.raises(classroom.PayloadError, match="spans several lines"):
+        classroom.github_output_lines({"runners": "m01\nEVIL=1"})
