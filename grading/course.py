@@ -181,7 +181,10 @@ def _numbers(value: object, key: str, curriculum: Curriculum, source: str) -> tu
 
 
 def load(curriculum: Curriculum, path: Path | None = None) -> Course:
-    """The course in `path`, else `course.toml` beside the tooling, else every built module."""
+    """The course in `path` (which must exist), else `course.toml` beside the tooling, else every
+    built module."""
+    if path is not None and not path.is_file():
+        raise CourseError(f"course file {path} does not exist or is not a file")
     path = path if path is not None else REPO_ROOT / COURSE_FILE
     if not path.is_file():
         return full_course(curriculum)

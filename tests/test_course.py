@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from grading import REPO_ROOT, classroom, course as course_module, curriculum as curriculum_module, render
+from grading import REPO_ROOT, classroom, cli, course as course_module, curriculum as curriculum_module, render
 from grading import report as report_module
 from grading.course import CourseError
 from grading.grader import GradeOptions, grade
@@ -71,9 +71,17 @@ def test_bad_due_options_say_what_was_expected(item, message):
         course_module.parse_due([item], CURRICULUM)
 
 
-def test_without_a_course_file_every_built_module_is_assigned(tmp_path):
-    chosen = course_module.load(CURRICULUM, tmp_path / "course.toml")
+def test_without_a_course_file_every_built_module_is_assigned():
+    assert not (REPO_ROOT / "course.toml").exists(), "the master repository has no course file"
+    chosen = course_module.load(CURRICULUM)
     assert chosen.assigned == tuple(m.number for m in CURRICULUM.built())
+
+
+def test_a_course_file_named_explicitly_must_exist(tmp_path, capsys):
+    with pytest.raises(CourseError, match=r"course file .*missing.toml does not exist"):
+        course_module.load(CURRICULUM, tmp_path / "missing.toml")
+    assert cli.main(["grade", "stubs", "--course", str(tmp_path / "missing.toml")]) == 2
+    assert "does not exist or is not a file" in capsys.readouterr().err
 
 
 def test_a_grade_follows_the_course_only_assigned_modules_run_and_count(tmp_path):
