@@ -93,14 +93,16 @@ def run_regrade(args: argparse.Namespace) -> int:
     try:
         regrade.require_isolation(sandbox.isolation(), args.allow_unsandboxed)
         shard = regrade.parse_shard(args.shard)
+        deadline = regrade.parse_deadline(args.deadline) if args.deadline else None
         base = options_from(args, curriculum)  # --jobs: students at a time, each graded with one process
         rows = regrade.regrade(Path(args.roster), Path(args.out), base, curriculum, args.jobs, shard, args.force,
-                               console)
+                               console, deadline=deadline)
     except (GradeError, ValueError) as error:
         print(f"kata regrade: {error}", file=sys.stderr)
         return 2
-    errors = sum(row["status"] == "error" for row in rows)
-    console.print(f"{len(rows)} submission(s) in shard {args.shard}; {errors} with errors; "
+    tally = {status: sum(row["status"] == status for row in rows) for status in ("complete", "incomplete", "error")}
+    console.print(f"{len(rows)} submission(s) in shard {args.shard}: {tally['complete']} complete, "
+                  f"{tally['incomplete']} incomplete, {tally['error']} with errors; "
                   f"gradebook: {Path(args.out) / 'gradebook.csv'}")
     return 0
 
@@ -114,5 +116,5 @@ def run_merge(args: argparse.Namespace) -> int:
     except GradeError as error:
         print(f"kata gradebook merge: {error}", file=sys.stderr)
         return 2
-    print(f"merged {len(rows)} row(s) from {len(args.folders)} gradebook(s) into {Path(args.out) / 'gradebook.csv'}")
+    print(f"merged {len(args.folders)} gradebook(s) into {Path(args.out) / 'gradebook.csv'}: {len(rows)} row(s)")
     return 0

@@ -18,7 +18,7 @@ ANNOTATIONS_PER_MODULE = 3
 
 
 def _points(value: float) -> str:
-    return f"{value:g}"
+    return f"{value:.12g}"  # exact for every multiple of 1/16 a course can total
 
 
 def _tally(tally: dict | None) -> str:

@@ -52,7 +52,8 @@ def test_every_student_gets_a_row_and_a_report(first_run):
     by_student = {row["student"]: row for row in rows}
     assert list(by_student) == ["alice", "bob", "carol"]
     assert (by_student["alice"]["total"], by_student["alice"]["m07"]) == (10, 10)
-    assert (by_student["bob"]["total"], by_student["bob"]["status"]) == (0, "fail")
+    assert by_student["alice"]["status"] == "complete"
+    assert (by_student["bob"]["total"], by_student["bob"]["status"]) == (0, "incomplete")
     assert by_student["carol"]["status"] == "error" and "no tinytorch/" in by_student["carol"]["message"]
     for student in ("alice", "bob"):
         report = json.loads((out / by_student[student]["report"]).read_text())
@@ -64,9 +65,10 @@ def test_gradebook_csv_and_json_agree(first_run):
     with (out / "gradebook.csv").open() as handle:
         table = list(csv.DictReader(handle))
     book = json.loads((out / "gradebook.json").read_text())
-    assert book["columns"] == ["student", "total", "max", "m07", "status", "isolation", "report", "message"]
+    assert book["columns"] == ["student", "total", "max", "m07", "status", "commit", "committed", "isolation", "mode",
+                               "report", "message"]
     assert [r["student"] for r in table] == [r["student"] for r in book["rows"]] == ["alice", "bob", "carol"]
-    assert table[0]["total"] == "10" and table[1]["m07"] == "0" and table[2]["m07"] == ""
+    assert table[0]["total (/10)"] == "10" and table[1]["m07 (/10)"] == "0" and table[2]["m07 (/10)"] == ""
 
 
 def test_second_run_reuses_up_to_date_reports_and_regrades_a_changed_submission(roster, first_run):
@@ -80,7 +82,7 @@ def test_second_run_reuses_up_to_date_reports_and_regrades_a_changed_submission(
         rows, log = run(roster, out)
     finally:
         target.write_text(original)
-    assert "bob: 10/10 pass (graded in" in log and "alice: 10/10 pass (up to date)" in log
+    assert "bob: 10/10 complete (graded in" in log and "alice: 10/10 complete (up to date)" in log
     assert {r["student"]: r["total"] for r in rows}["bob"] == 10
 
 

@@ -171,3 +171,57 @@ def test_classroom_bot_pushes_do_not_run_the_grader(course, tmp_path):
     done = run_act(course["template"], out, "--actor", "github-classroom[bot]", repos=course["repos"])
     assert done.returncode == 0, (done.stdout + done.stderr)[-2000:]
     assert not (out / "reporter.json").exists(), "Classroom's own commits (the template copy) are not graded"
+
+
+# ---------------------------------------------------------------- regrade.yml
+def master_copy(target: Path) -> Path:
+    """The master repository as its files stand (tracked and new, not ignored), as a git repository."""
+    listed = subprocess.run(["git", "-C", str(REPO_ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            capture_output=True, text=True, check=True).stdout.split("\0")
+    for relative in filter(None, listed):
+        source = REPO_ROOT / relative
+        if source.is_file():
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / relative)
+    return target
+
+
+def student_repository(repos: Path, name: str, commits: list[tuple[str, list[str]]]) -> None:
+    """course/tinytorch-<name>: the stubs, then one dated commit per (date, reference files copied in)."""
+    folder = repos / "course" / f"tinytorch-{name}"
+    shutil.copytree(REPO_ROOT / "stubs", folder, ignore=shutil.ignore_patterns("__pycache__"))
+    for date, implemented in commits:
+        for relative in implemented:
+            shutil.copy2(REPO_ROOT / "reference" / relative, folder / relative)
+        commit_all(folder, f"work of {date}", date=date)
+
+
+def test_regrade_workflow_grades_a_roster_at_the_deadline(tmp_path):
+    repos, out = tmp_path / "repos", tmp_path / "act"
+    every_module = [m.relative_file.as_posix() for m in CURRICULUM.built()]
+    student_repository(repos, "alice", [("2026-11-01T10:00:00+00:00", every_module)])
+    student_repository(repos, "bob", [("2026-11-01T10:00:00+00:00", [])])
+    # Carol finished module 01 before the deadline and everything else a day after it.
+    student_repository(repos, "carol", [("2026-11-01T10:00:00+00:00", ["tinytorch/core/tensor.py"]),
+                                        ("2026-11-03T10:00:00+00:00", every_module)])
+    master = master_copy(tmp_path / "master")
+    (master / "roster.csv").write_text("student,repository\nalice,course/tinytorch-alice\n"
+                                       "bob,course/tinytorch-bob\ncarol,course/tinytorch-carol\n", encoding="utf-8")
+    commit_all(master, "course master")
+    done = run_act(master, out, "--input", "deadline=2026-11-02", "--input", "modules=1-2",
+                   "--var", f"KATA_GIT_BASE=file://{repos}", "--secret", "KATA_ROSTER_TOKEN=t0ken",
+                   event="workflow_dispatch", workflow="regrade.yml", repos=repos)
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log[-6000:]
+    book = json.loads((out / "artifacts" / "gradebook" / "gradebook.json").read_text(encoding="utf-8"))
+    rows = {row["student"]: row for row in book["rows"]}
+    assert sorted(rows) == ["alice", "bob", "carol"], "two shards, merged: every student exactly once"
+    assert (rows["alice"]["total"], rows["alice"]["max"], rows["alice"]["status"]) == (20, 20, "complete")
+    assert (rows["bob"]["total"], rows["bob"]["status"]) == (0, "incomplete")
+    assert (rows["carol"]["total"], rows["carol"]["m01"], rows["carol"]["m02"]) == (10, 10, 0), \
+        "the commit after the deadline does not count"
+    carol = repos / "course" / "tinytorch-carol"
+    first = git(carol, "rev-list", "--max-parents=0", "HEAD")
+    assert rows["carol"]["commit"] == first
+    assert all(row["isolation"] == "bubblewrap" for row in rows.values())
+    assert "t0ken" not in log, "the roster token never reaches the log"
