@@ -6,8 +6,6 @@ import os
 import sys
 from pathlib import Path
 
-from rich.console import Console
-
 from grading import REPO_ROOT, curriculum as curriculum_module, stubgen
 
 
@@ -34,20 +32,31 @@ def _stubs(args: argparse.Namespace) -> int:
 
 
 def _test(args: argparse.Namespace) -> int:
-    from grading import progress
+    from grading import cli_student
 
-    curriculum = curriculum_module.load()
-    try:
-        modules = curriculum.parse_selection(args.modules) if args.modules else None
-    except ValueError as error:
-        print(f"kata test: {error}", file=sys.stderr)
-        return 2
-    submission = Path(args.submission).resolve()
-    if not (submission / curriculum.package / "__init__.py").is_file():
-        print(f"kata test: {submission} has no {curriculum.package}/ package", file=sys.stderr)
-        return 2
-    roots = ["spec"] + (["hidden_tests"] if args.hidden else [])
-    return progress.run(curriculum, REPO_ROOT, submission, modules, roots, Console())
+    return cli_student.run_test(args)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from grading import cli_student
+
+    return cli_student.run_status(args)
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from grading import cli_student
+
+    return cli_student.run_watch(args)
+
+
+def _add_student_loop_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--submission", default=None,
+                        help="directory containing tinytorch/ (default: reference/ in the master repo, else the "
+                             "template's own ./tinytorch)")
+    parser.add_argument("--course", default=None,
+                        help="course schedule file (default: course.toml beside the tooling; "
+                             "without one, every module)")
+    parser.add_argument("--no-color", action="store_true", help="no colours or styles (also: NO_COLOR=1)")
 
 
 def _lint(args: argparse.Namespace) -> int:
@@ -87,12 +96,23 @@ def build_parser() -> argparse.ArgumentParser:
     stubs.add_argument("--out", default=str(REPO_ROOT / "stubs"), help="stub root to write/check")
     stubs.set_defaults(handler=_stubs)
 
-    test = commands.add_parser("test", help="run the spec for some modules and show a progress table")
-    test.add_argument("modules", nargs="?", help="module selection, e.g. 06 or 1-3,tensor (default: all)")
-    test.add_argument("--submission", default=str(REPO_ROOT / "reference"),
-                      help="directory containing tinytorch/ (default: reference/)")
+    test = commands.add_parser("test", help="run the spec: pass/fail per test, the first failure explained")
+    test.add_argument("modules", nargs="?",
+                      help="module selection, e.g. 06 or 1-3,tensor (default: every assigned module, one row each)")
+    _add_student_loop_options(test)
     test.add_argument("--hidden", action="store_true", help="also run hidden_tests/ (instructor repo)")
     test.set_defaults(handler=_test)
+
+    status = commands.add_parser("status", help="one row per module (done, in progress, not started, ...), "
+                                 "the next module to do and the milestones unlocked")
+    _add_student_loop_options(status)
+    status.add_argument("--json", action="store_true", help="print the same facts as JSON")
+    status.set_defaults(handler=_status)
+
+    watch = commands.add_parser("watch", help="run `kata test` again whenever a .py file of tinytorch/ changes")
+    watch.add_argument("modules", nargs="?", help="module selection, e.g. 06 (default: every assigned module)")
+    _add_student_loop_options(watch)
+    watch.set_defaults(handler=_watch)
 
     lint = commands.add_parser("lint", help="audit prerequisite ordering, concept leakage, patches, docstrings")
     lint.add_argument("paths", nargs="*", help="report only these files/directories (default: everything)")
@@ -105,12 +125,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     grade = commands.add_parser("grade", help="grade a submission: sandboxed runs, scores, report.json")
     grade.add_argument("submission", nargs="?", default=None,
-                       help="directory containing tinytorch/ (default: reference/ in the master repo, else .)")
+                       help="directory containing tinytorch/ (default: reference/ in the master repo, else the "
+                            "template's own ./tinytorch)")
     grade.add_argument("--out", default=None, help="report path (default: build/report.json)")
     grade.add_argument("--reference", default=None,
                        help="reference solution root, for isolated mode (default: reference/ when present)")
     grade.add_argument("--hidden", default=None, help="hidden tests root (default: hidden_tests/ when present)")
-    grade.add_argument("--modules", default=None, help="module selection, e.g. 1-8,13 (default: every module with tests)")
+    grade.add_argument("--modules", default=None,
+                       help="module selection, e.g. 1-8,13 (default: the course's assigned modules)")
+    grade.add_argument("--course", default=None,
+                       help="course schedule file (default: course.toml beside the tooling; without one, every module)")
     grade.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="pytest subprocesses at a time")
     grade.add_argument("--format", choices=("table", "json", "markdown", "github"), default="table",
                        help="what to print (report.json is always written)")
@@ -123,7 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
     regrade.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="students graded at a time")
     regrade.add_argument("--shard", default="1/1", help="grade only shard i of n (i/n), e.g. for a CI matrix")
     regrade.add_argument("--force", action="store_true", help="grade again even when a report is up to date")
+    regrade.add_argument("--deadline", default=None, metavar="ISO8601",
+                         help="grade each student's last commit at or before this moment, e.g. 2026-12-01T23:59:00+00:00 "
+                              "(a date alone: the end of that day, UTC); needs every submission to be a git repository")
     regrade.add_argument("--modules", default=None, help="module selection, e.g. 1-8,13")
+    regrade.add_argument("--course", default=None, help="course schedule file (default: course.toml beside the tooling)")
     regrade.add_argument("--reference", default=None, help="reference solution root (default: reference/)")
     regrade.add_argument("--hidden", default=None, help="hidden tests root (default: hidden_tests/)")
     regrade.add_argument("--allow-unsandboxed", action="store_true",
@@ -140,7 +168,52 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("folders", nargs="+", help="regrade output directories (each with gradebook.json)")
     merge.add_argument("--out", required=True, help="directory for the merged gradebook")
     merge.set_defaults(handler=_gradebook_merge)
+    release = commands.add_parser("release", help="write the student template (and the hidden bundle) for a course")
+    release.add_argument("out", help="new directory for the student template")
+    which = release.add_mutually_exclusive_group()
+    which.add_argument("--modules", default=None, help="assigned modules, e.g. 1-8 (default: every built module)")
+    which.add_argument("--course", default=None, help="a course preset from the manifest's [courses] table, "
+                       "e.g. foundation, architecture, optimization")
+    release.add_argument("--due", action="append", default=[], metavar="MODULE=DATE",
+                         help="a due date, e.g. 06=2026-12-01 (repeatable)")
+    release.add_argument("--hidden-bundle", default=None, metavar="DIR",
+                         help="also write the hidden bundle (hidden tests, manifest, course) into DIR")
+    release.add_argument("--with-reference", action="store_true",
+                         help="put the reference solution in the hidden bundle (enables isolated-mode grading)")
+    release.set_defaults(handler=_release)
+
+    roster = commands.add_parser("roster", help="work with a course roster (student,repository CSV)")
+    roster_commands = roster.add_subparsers(dest="roster_command", required=True)
+    collect = roster_commands.add_parser("collect", help="clone every student's repository for `kata regrade`")
+    collect.add_argument("roster", help="CSV file with the columns student and repository (owner/name)")
+    collect.add_argument("--into", required=True, help="directory that receives one folder per student")
+    collect.add_argument("--base-url", default="https://github.com/",
+                         help="where owner/name repositories live (default: https://github.com/); a token for "
+                              "private ones comes from $KATA_ROSTER_TOKEN")
+    collect.set_defaults(handler=_roster_collect)
+
+    classroom = commands.add_parser("classroom", help="turn report.json into the Classroom reporter's step outputs")
+    classroom.add_argument("report", help="the report written by `kata grade`")
+    classroom.set_defaults(handler=_classroom)
     return parser
+
+
+def _release(args: argparse.Namespace) -> int:
+    from grading import cli_course
+
+    return cli_course.run_release(args)
+
+
+def _roster_collect(args: argparse.Namespace) -> int:
+    from grading import cli_course
+
+    return cli_course.run_roster_collect(args)
+
+
+def _classroom(args: argparse.Namespace) -> int:
+    from grading import cli_course
+
+    return cli_course.run_classroom(args)
 
 
 def _grade(args: argparse.Namespace) -> int:

@@ -80,8 +80,8 @@ def build(curriculum: Curriculum, *, preset: str | None = None, modules: str | N
     unbuilt = [n for n in assigned if n in curriculum.planned]
     if unbuilt:
         raise CourseError(f"module(s) {', '.join(f'{n:02d}' for n in unbuilt)} are planned but not built yet; "
-                          f"built modules: {_span([m.number for m in curriculum.built()])}")
-    title = title or f"Module{'s' if len(assigned) > 1 else ''} {_span(list(assigned))}"
+                          f"built modules: {span([m.number for m in curriculum.built()])}")
+    title = title or f"Module{'s' if len(assigned) > 1 else ''} {span(list(assigned))}"
     course = Course(name=name, title=title, assigned=assigned,
                     prebuilt=prerequisites_outside(curriculum, assigned))
     return replace_due(course, due or {}, curriculum)
@@ -91,7 +91,7 @@ def replace_due(course: Course, due: dict[int, dt.date], curriculum: Curriculum)
     stray = sorted(set(due) - set(course.assigned))
     if stray:
         raise CourseError(f"due date for module(s) {', '.join(f'{n:02d}' for n in stray)}, "
-                          f"which the course does not assign ({_span(list(course.assigned))})")
+                          f"which the course does not assign ({span(list(course.assigned))})")
     return Course(course.name, course.title, course.assigned, course.prebuilt, dict(sorted(due.items())),
                   course.source)
 
@@ -114,7 +114,7 @@ def parse_due(items: list[str], curriculum: Curriculum) -> dict[int, dt.date]:
     return due
 
 
-def _span(numbers: list[int]) -> str:
+def span(numbers: list[int]) -> str:
     """[1, 2, 3, 5] -> "01-03, 05"."""
     runs: list[list[int]] = []
     for number in sorted(numbers):

@@ -51,6 +51,20 @@ class Module:
 
 
 @dataclass(frozen=True)
+class Milestone:
+    """A historical model the student's package recreates once its required modules are done."""
+
+    number: int
+    year: int
+    title: str
+    requires: tuple[int, ...]  # module numbers, from a selection such as "1-8"
+
+    @property
+    def label(self) -> str:
+        return f"Milestone {self.number} ({self.year} {self.title})"
+
+
+@dataclass(frozen=True)
 class GradingSettings:
     """The manifest's [grading] table: limits and weights used by `kata grade`."""
 
@@ -107,6 +121,7 @@ class Curriculum:
         self._by_number = {m.number: m for m in self.modules}
         self.planned: frozenset[int] = frozenset(raw.get("planned", ()))
         self.courses: dict[str, dict] = self._parse_courses(raw.get("courses", {}))
+        self.milestones: tuple[Milestone, ...] = self._parse_milestones(raw.get("milestone", []))
         self._validate()
 
     def _parse_courses(self, table: dict) -> dict[str, dict]:
@@ -119,6 +134,32 @@ class Curriculum:
         return dict(table)
 
     # ------------------------------------------------------------------ parsing
+    def _parse_milestones(self, entries: list) -> tuple[Milestone, ...]:
+        """[[milestone]] entries: number, year, title and requires (a module selection like "1-8")."""
+        if not isinstance(entries, list):
+            raise ManifestError(f"{self.source}: expected a [[milestone]] list, found {type(entries).__name__}")
+        milestones = [self._parse_milestone(entry) for entry in entries]
+        numbers = [m.number for m in milestones]
+        duplicates = sorted({n for n in numbers if numbers.count(n) > 1})
+        if duplicates:
+            raise ManifestError(f"{self.source}: milestone number(s) {duplicates} appear more than once")
+        return tuple(sorted(milestones, key=lambda m: m.number))
+
+    def _parse_milestone(self, entry: dict) -> Milestone:
+        name = entry.get("number", entry.get("title", "?")) if isinstance(entry, dict) else "?"
+        where = f"{self.source}: milestone {name}"
+        fields = {"number": int, "year": int, "title": str, "requires": str}
+        if not isinstance(entry, dict) or set(entry) != set(fields):
+            raise ManifestError(f"{where}: expected exactly the fields {sorted(fields)}, found {entry!r}")
+        for field, kind in fields.items():
+            if not isinstance(entry[field], kind) or isinstance(entry[field], bool):
+                raise ManifestError(f"{where}: field '{field}' must be {kind.__name__}, found {entry[field]!r}")
+        try:
+            requires = tuple(self.parse_selection(entry["requires"]))
+        except ValueError as error:
+            raise ManifestError(f"{where}: requires {entry['requires']!r}: {error}") from None
+        return Milestone(entry["number"], entry["year"], entry["title"], requires)
+
     def _parse_module(self, entry: dict) -> Module:
         where = f"{self.source}: module {entry.get('number', entry.get('slug', '?'))}"
         for field, kind in _REQUIRED_FIELDS.items():

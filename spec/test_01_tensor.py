@@ -65,7 +65,8 @@ def test_tensor_from_tensor_keeps_values_and_dtype():
     assert_tensor(Tensor(source), np.arange(6, dtype=np.float64).reshape(2, 3), dtype=np.float64)
 
 
-@pytest.mark.parametrize("bad", ["hello", None, {"a": 1}, [1, "x"], 1 + 2j])
+@pytest.mark.parametrize("bad", ["hello", None, {"a": 1}, [1, "x"], 1 + 2j],
+                         ids=["str", "None", "dict", "list-with-str", "complex"])
 def test_non_numeric_data_is_a_type_error(bad):
     with pytest.raises(TypeError):
         Tensor(bad)
@@ -154,7 +155,8 @@ def test_operations_do_not_modify_their_operands(array):
     np.testing.assert_array_equal(values(left), original)
 
 
-@pytest.mark.parametrize("left_shape,right_shape", [((2, 3), (4,)), ((3, 1, 2), (3, 3)), ((5,), (2,))])
+@pytest.mark.parametrize("left_shape,right_shape", [((2, 3), (4,)), ((3, 1, 2), (3, 3)), ((5,), (2,))],
+                         ids=["2x3-with-4", "3x1x2-with-3x3", "5-with-2"])
 def test_incompatible_broadcast_names_both_shapes(left_shape, right_shape):
     with pytest.raises(ValueError) as caught:
         Tensor(np.ones(left_shape)) + Tensor(np.ones(right_shape))
@@ -214,7 +216,8 @@ def test_batched_matmul_broadcasts_batch_dimensions(batch, m, k, n, dtype, data)
     assert_matmul(Tensor(a) @ Tensor(c), a, c)
 
 
-@pytest.mark.parametrize("left,right", [((2, 3), (2, 3)), ((4,), (3,)), ((2, 5, 3), (4, 2))])
+@pytest.mark.parametrize("left,right", [((2, 3), (2, 3)), ((4,), (3,)), ((2, 5, 3), (4, 2))],
+                         ids=["2x3-at-2x3", "4-at-3", "2x5x3-at-4x2"])
 def test_matmul_mismatch_is_a_value_error_naming_both_shapes(left, right):
     with pytest.raises(ValueError) as caught:
         Tensor(np.ones(left)) @ Tensor(np.ones(right))
@@ -341,7 +344,7 @@ def test_expm1_and_log1p_keep_full_precision_near_zero(dtype, data):
 
 
 @pytest.mark.parametrize("name", ["sum", "mean", "max"])
-@pytest.mark.parametrize("axis", [0, -1, (0,)])
+@pytest.mark.parametrize("axis", [0, -1, (0,)], ids=["axis-0", "axis-minus-1", "axis-tuple-0"])
 def test_a_0d_tensor_has_no_axis_to_reduce_over(name, axis):
     # One rule for all three reductions: a 0-d tensor reduces only with axis=None.
     scalar = Tensor(np.float32(2.5))

@@ -148,13 +148,15 @@ def test_softmax_of_equal_scores_is_uniform():
     assert_tensor(Softmax()(Tensor(np.zeros((2, 4)))), np.full((2, 4), 0.25))
 
 
-@pytest.mark.parametrize("activation", [Softmax(dim=2), LogSoftmax(dim=-3)])
+@pytest.mark.parametrize("activation", [Softmax(dim=2), LogSoftmax(dim=-3)],
+                         ids=["Softmax-dim-2", "LogSoftmax-dim-minus-3"])
 def test_out_of_range_dim_is_a_value_error(activation):
     with pytest.raises(ValueError, match="dim"):
         activation(Tensor(np.zeros((2, 3))))
 
 
-@pytest.mark.parametrize("activation", [ReLU(), Sigmoid(), Tanh(), GELU(), Softmax(), LogSoftmax()])
+@pytest.mark.parametrize("activation", [ReLU(), Sigmoid(), Tanh(), GELU(), Softmax(), LogSoftmax()],
+                         ids=["ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax"])
 def test_non_tensor_input_is_a_type_error(activation):
     with pytest.raises(TypeError, match="Tensor"):
         activation([1.0, 2.0])

@@ -65,7 +65,8 @@ def test_cosine_schedule_landmarks():
 
 
 @pytest.mark.parametrize("kwargs", [dict(max_lr=0, total_steps=10), dict(max_lr=1, total_steps=5, warmup_steps=5),
-                                    dict(max_lr=1, total_steps=10, min_lr=2)])
+                                    dict(max_lr=1, total_steps=10, min_lr=2)],
+                         ids=["max-lr-zero", "warmup-as-long-as-training", "min-lr-above-max-lr"])
 def test_cosine_schedule_rejects_bad_arguments(kwargs):
     with pytest.raises(ValueError):
         CosineSchedule(**kwargs)

@@ -349,7 +349,7 @@ def test_conv2d_rejects_a_channel_mismatch_naming_both_counts():
 @pytest.mark.parametrize("kwargs, word", [
     ({"kernel_size": 0}, "kernel_size"), ({"kernel_size": -2}, "kernel_size"), ({"stride": 0}, "stride"),
     ({"stride": -1}, "stride"), ({"padding": -1}, "padding"), ({"in_channels": 0}, "in_channels"),
-])
+], ids=["kernel-size-0", "kernel-size-minus-2", "stride-0", "stride-minus-1", "padding-minus-1", "in-channels-0"])
 def test_conv2d_rejects_invalid_sizes(kwargs, word):
     arguments = {"in_channels": 3, "out_channels": 4, "kernel_size": 3, **kwargs}
     with pytest.raises(ValueError, match=word):

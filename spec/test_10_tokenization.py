@@ -270,7 +270,7 @@ def test_encode_before_training_is_an_error():
         BPETokenizer(50).encode("abc")
 
 
-@pytest.mark.parametrize("bad", [b"cat", 7, ["c", "a", "t"], None])
+@pytest.mark.parametrize("bad", [b"cat", 7, ["c", "a", "t"], None], ids=["bytes", "int", "list-of-chars", "None"])
 def test_encode_rejects_text_that_is_not_a_string(bad):
     with pytest.raises(TypeError, match="str"):
         char_tokenizer().encode(bad)

@@ -10,7 +10,7 @@ from tinytorch.core.tensor import Tensor
 pytestmark = pytest.mark.module(1)
 
 
-@pytest.mark.parametrize("shape", [(0,), (0, 3), (2, 0, 4)])
+@pytest.mark.parametrize("shape", [(0,), (0, 3), (2, 0, 4)], ids=["0", "0x3", "2x0x4"])
 def test_empty_tensors_keep_shape_and_cost_nothing(shape):
     tensor = Tensor(np.zeros(shape, dtype=np.float32))
     assert tensor.shape == shape and tensor.size == 0
@@ -158,7 +158,7 @@ def test_boolean_tensors_are_accepted_and_compare():
     np.testing.assert_array_equal(values(Tensor([1.0, 2.0]) == Tensor([1.0, 3.0])), [True, False])
 
 
-@pytest.mark.parametrize("axis", [(0, 1), (-1, 0)])
+@pytest.mark.parametrize("axis", [(0, 1), (-1, 0)], ids=["axes-0-1", "axes-minus-1-0"])
 def test_reductions_over_several_axes(axis):
     array = np.arange(24, dtype=np.float64).reshape(2, 3, 4)
     assert_tensor(Tensor(array).sum(axis=axis), array.sum(axis=axis))

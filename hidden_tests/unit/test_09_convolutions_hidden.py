@@ -106,7 +106,7 @@ def test_integer_images_are_treated_as_float():
     ((2, 1, 7, 6), 2, 2, 3, 0),   # ragged edge: the last rows/cols are never covered
     ((1, 3, 4, 4), 2, 4, 1, 0),   # kernel as large as the image: a single output position
     ((1, 1, 3, 3), 2, 5, 1, 1),   # kernel larger than the image, made to fit by padding
-])
+], ids=["stride-2-padded", "padding-over-half-kernel", "ragged-edge", "kernel-fills-image", "kernel-over-image-padded"])
 def test_conv2d_gradients_with_stride_and_padding(shape, c_out, k, stride, padding):
     rng = np.random.default_rng(sum(shape) + k + 7 * stride + padding)
     layer = layer_for(rng.normal(size=(c_out, shape[1], k, k)), rng.normal(size=c_out), stride, padding)

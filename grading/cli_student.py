@@ -1,0 +1,119 @@
+"""`kata test`, `kata status`, `kata watch` on the command line: the student's loop.
+
+Each resolves the course, the module selection and the submission (reference/ in the master
+repository, the template's own ./tinytorch otherwise), then hands over to grading/progress.py.
+Exit status: 0 when every selected test passed, 1 otherwise, 2 for misuse (one line on stderr).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from grading import REPO_ROOT, curriculum as curriculum_module
+
+
+class _LoopMisuse(ValueError):
+    """test/status/watch were given something they cannot use; the message says what and why."""
+
+
+def _loop_inputs(args: argparse.Namespace):
+    """The curriculum, course and submission that test/status/watch work on."""
+    from grading import course as course_module, default_submission
+
+    curriculum = curriculum_module.load()
+    if args.course and not Path(args.course).is_file():
+        raise _LoopMisuse(f"--course: expected a course.toml file, got {args.course!r} (no such file)")
+    try:
+        course = course_module.load(curriculum, Path(args.course) if args.course else None)
+    except course_module.CourseError as error:
+        raise _LoopMisuse(str(error)) from None
+    submission = Path(args.submission).resolve() if args.submission else default_submission()
+    if not (submission / curriculum.package / "__init__.py").is_file():
+        raise _LoopMisuse(f"--submission: expected a directory containing {curriculum.package}/__init__.py, "
+                          f"got {submission}")
+    return curriculum, course, submission
+
+
+def _chosen_modules(args: argparse.Namespace, curriculum, course, notes: Console) -> list[int]:
+    """The selection's modules (planned ones have no tests yet), else every assigned module."""
+    from grading.course import NOT_ASSIGNED, span
+
+    if not args.modules:
+        return [m.number for m in curriculum.built() if course.is_assigned(m.number)]
+    try:
+        numbers = curriculum.parse_selection(args.modules)
+    except ValueError as error:
+        raise _LoopMisuse(str(error)) from None
+    planned = [n for n in numbers if n in curriculum.planned]
+    numbers = [n for n in numbers if n not in planned]
+    if not numbers:
+        raise _LoopMisuse(f"module selection {args.modules!r} names only planned modules ({span(planned)}), "
+                          "which have no tests yet")
+    if planned:
+        notes.print(f"skipping module(s) {span(planned)}: planned, no tests yet", style="dim")
+    unassigned = [n for n in numbers if not course.is_assigned(n)]
+    if unassigned:
+        notes.print(f"module(s) {span(unassigned)}: {NOT_ASSIGNED} in this course; running their tests anyway",
+                    style="dim")
+    return numbers
+
+
+def _note_default_submission(args: argparse.Namespace, notes: Console) -> None:
+    from grading import in_master_repository
+
+    if args.submission is None and in_master_repository():
+        notes.print("testing reference/, the instructor's solution; pass --submission DIR for another package",
+                    style="dim")
+
+
+def run_test(args: argparse.Namespace) -> int:
+    from grading import progress
+
+    console, notes = progress.make_console(args.no_color), progress.make_console(args.no_color, stderr=True)
+    try:
+        curriculum, course, submission = _loop_inputs(args)
+        numbers = _chosen_modules(args, curriculum, course, notes)
+    except _LoopMisuse as error:
+        print(f"kata test: {error}", file=sys.stderr)
+        return 2
+    _note_default_submission(args, notes)
+    roots = ["spec"] + (["hidden_tests"] if args.hidden else [])
+    return progress.run(curriculum, REPO_ROOT, submission, numbers, roots, console,
+                        one_line_per_test=bool(args.modules))
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from grading import progress
+
+    console, notes = progress.make_console(args.no_color), progress.make_console(args.no_color, stderr=True)
+    try:
+        curriculum, course, submission = _loop_inputs(args)
+    except _LoopMisuse as error:
+        print(f"kata status: {error}", file=sys.stderr)
+        return 2
+    _note_default_submission(args, notes)
+    return progress.run_status(curriculum, course, REPO_ROOT, submission, console, as_json=args.json)
+
+
+def run_watch(args: argparse.Namespace) -> int:
+    from grading import progress, watch
+
+    console, notes = progress.make_console(args.no_color), progress.make_console(args.no_color, stderr=True)
+    try:
+        curriculum, course, submission = _loop_inputs(args)
+        numbers = _chosen_modules(args, curriculum, course, notes)
+    except _LoopMisuse as error:
+        print(f"kata watch: {error}", file=sys.stderr)
+        return 2
+    _note_default_submission(args, notes)
+
+    def run_once() -> int:
+        return progress.run(curriculum, REPO_ROOT, submission, numbers, ["spec"], console,
+                            one_line_per_test=bool(args.modules))
+
+    package = submission / curriculum.package
+    return watch.watch(run_once, package, lambda line: console.print(line, style="dim", markup=False),
+                       shown_as=progress.shown_path(package, REPO_ROOT))
