@@ -1,7 +1,10 @@
 """`kata release`: the student template, the hidden bundle, and the leak check that guards them."""
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -219,3 +222,26 @@ def test_prebuilt_modules_are_not_leaks_but_assigned_ones_are(master, tmp_path):
     # Module 01 pre-built (a course of module 02 alone): its solution ships on purpose.
     release.release(master, tmp_path / "ok", CURRICULUM, course("2"))
     assert line in (tmp_path / "ok" / "README.md").read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------- the student's two commands
+def test_student_make_test_explains_the_first_step_then_passes_on_the_reference(tmp_path):
+    out = tmp_path / "template"
+    release.release(REPO_ROOT, out, CURRICULUM, course("1-2"))
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("TINYTORCH_", "COVERAGE_"))}
+    env["PYTHON"] = str(Path(sys._base_executable))  # what a student's `python3` would be
+
+    def make_test() -> subprocess.CompletedProcess:
+        return subprocess.run(["make", "-s", "test"], cwd=out, env=env, capture_output=True, text=True, timeout=600)
+
+    pristine = make_test()
+    output = pristine.stdout + pristine.stderr
+    assert pristine.returncode != 0
+    assert "0 of 2 modules done; start with Module 01: implement Tensor.__init__" in output
+    assert "Traceback" not in output, "a readable summary, not a traceback wall"
+    assert (out / ".venv" / ".installed").is_file(), "make test set up the pinned environment itself"
+    for relative in ("tinytorch/core/tensor.py", "tinytorch/core/activations.py"):
+        shutil.copy2(REPO_ROOT / "reference" / relative, out / relative)
+    finished = make_test()
+    assert finished.returncode == 0, (finished.stdout + finished.stderr)[-3000:]
+    assert "2 of 2 modules done" in finished.stdout
