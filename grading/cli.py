@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -31,22 +32,12 @@ def _stubs(args: argparse.Namespace) -> int:
     return 0
 
 
-def _test(args: argparse.Namespace) -> int:
-    from grading import cli_student
-
-    return cli_student.run_test(args)
-
-
-def _status(args: argparse.Namespace) -> int:
-    from grading import cli_student
-
-    return cli_student.run_status(args)
-
-
-def _watch(args: argparse.Namespace) -> int:
-    from grading import cli_student
-
-    return cli_student.run_watch(args)
+def _lazy(module: str, function: str):
+    """A handler that imports its module only when its subcommand runs, so `kata --help` and the
+    light subcommands start fast."""
+    def handler(args: argparse.Namespace) -> int:
+        return getattr(importlib.import_module(f"grading.{module}"), function)(args)
+    return handler
 
 
 def _add_student_loop_options(parser: argparse.ArgumentParser) -> None:
@@ -101,18 +92,18 @@ def build_parser() -> argparse.ArgumentParser:
                       help="module selection, e.g. 06 or 1-3,tensor (default: every assigned module, one row each)")
     _add_student_loop_options(test)
     test.add_argument("--hidden", action="store_true", help="also run hidden_tests/ (instructor repo)")
-    test.set_defaults(handler=_test)
+    test.set_defaults(handler=_lazy("cli_student", "run_test"))
 
     status = commands.add_parser("status", help="one row per module (done, in progress, not started, ...), "
                                  "the next module to do and the milestones unlocked")
     _add_student_loop_options(status)
     status.add_argument("--json", action="store_true", help="print the same facts as JSON")
-    status.set_defaults(handler=_status)
+    status.set_defaults(handler=_lazy("cli_student", "run_status"))
 
     watch = commands.add_parser("watch", help="run `kata test` again whenever a .py file of tinytorch/ changes")
     watch.add_argument("modules", nargs="?", help="module selection, e.g. 06 (default: every assigned module)")
     _add_student_loop_options(watch)
-    watch.set_defaults(handler=_watch)
+    watch.set_defaults(handler=_lazy("cli_student", "run_watch"))
 
     lint = commands.add_parser("lint", help="audit prerequisite ordering, concept leakage, patches, docstrings")
     lint.add_argument("paths", nargs="*", help="report only these files/directories (default: everything)")
@@ -139,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--format", choices=("table", "json", "markdown", "github"), default="table",
                        help="what to print (report.json is always written)")
     grade.add_argument("--work-dir", default=None, help="keep the grader's working files under this directory")
-    grade.set_defaults(handler=_grade)
+    grade.set_defaults(handler=_lazy("cli_grade", "run"))
 
     regrade = commands.add_parser("regrade", help="grade every submission of a roster into a gradebook")
     regrade.add_argument("roster", help="directory with one submission directory per student")
@@ -156,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     regrade.add_argument("--hidden", default=None, help="hidden tests root (default: hidden_tests/)")
     regrade.add_argument("--allow-unsandboxed", action="store_true",
                          help="grade even when bubblewrap cannot run here (students' code then runs with your rights)")
-    regrade.set_defaults(handler=_regrade, submission=None, work_dir=None)
+    regrade.set_defaults(handler=_lazy("cli_grade", "run_regrade"), submission=None, work_dir=None)
 
     check = commands.add_parser("sandbox", help="say whether graded code runs inside bubblewrap here, and if not why")
     check.add_argument("--require", action="store_true", help="exit 1 when there is no working sandbox")
@@ -167,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     merge = gradebook_commands.add_parser("merge", help="join the gradebooks of several regrade shards")
     merge.add_argument("folders", nargs="+", help="regrade output directories (each with gradebook.json)")
     merge.add_argument("--out", required=True, help="directory for the merged gradebook")
-    merge.set_defaults(handler=_gradebook_merge)
+    merge.set_defaults(handler=_lazy("cli_grade", "run_merge"))
     release = commands.add_parser("release", help="write the student template (and the hidden bundle) for a course")
     release.add_argument("out", help="new directory for the student template")
     which = release.add_mutually_exclusive_group()
@@ -180,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="also write the hidden bundle (hidden tests, manifest, course) into DIR")
     release.add_argument("--with-reference", action="store_true",
                          help="put the reference solution in the hidden bundle (enables isolated-mode grading)")
-    release.set_defaults(handler=_release)
+    release.set_defaults(handler=_lazy("cli_course", "run_release"))
 
     roster = commands.add_parser("roster", help="work with a course roster (student,repository CSV)")
     roster_commands = roster.add_subparsers(dest="roster_command", required=True)
@@ -190,42 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
     collect.add_argument("--base-url", default="https://github.com/",
                          help="where owner/name repositories live (default: https://github.com/); a token for "
                               "private ones comes from $KATA_ROSTER_TOKEN")
-    collect.set_defaults(handler=_roster_collect)
+    collect.set_defaults(handler=_lazy("cli_course", "run_roster_collect"))
 
     classroom = commands.add_parser("classroom", help="turn report.json into the Classroom reporter's step outputs")
     classroom.add_argument("report", help="the report written by `kata grade`")
-    classroom.set_defaults(handler=_classroom)
+    classroom.set_defaults(handler=_lazy("cli_course", "run_classroom"))
     return parser
-
-
-def _release(args: argparse.Namespace) -> int:
-    from grading import cli_course
-
-    return cli_course.run_release(args)
-
-
-def _roster_collect(args: argparse.Namespace) -> int:
-    from grading import cli_course
-
-    return cli_course.run_roster_collect(args)
-
-
-def _classroom(args: argparse.Namespace) -> int:
-    from grading import cli_course
-
-    return cli_course.run_classroom(args)
-
-
-def _grade(args: argparse.Namespace) -> int:
-    from grading import cli_grade
-
-    return cli_grade.run(args)
-
-
-def _regrade(args: argparse.Namespace) -> int:
-    from grading import cli_grade
-
-    return cli_grade.run_regrade(args)
 
 
 def _sandbox(args: argparse.Namespace) -> int:
@@ -237,12 +198,6 @@ def _sandbox(args: argparse.Namespace) -> int:
         return 0
     print(f"sandbox: none: {isolation.reason}", file=sys.stderr)
     return 1 if args.require else 0
-
-
-def _gradebook_merge(args: argparse.Namespace) -> int:
-    from grading import cli_grade
-
-    return cli_grade.run_merge(args)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
@@ -69,51 +70,64 @@ def _note_default_submission(args: argparse.Namespace, notes: Console) -> None:
                     style="dim")
 
 
-def run_test(args: argparse.Namespace) -> int:
+@dataclass
+class _Loop:
+    """What one run of the student's loop works on."""
+
+    console: Console
+    curriculum: curriculum_module.Curriculum
+    course: object
+    submission: Path
+    numbers: list[int]
+
+
+def _prepare(args: argparse.Namespace, command: str, select_modules: bool) -> _Loop | None:
+    """Resolve the inputs, or print `kata COMMAND: reason` and return None (exit status 2)."""
     from grading import progress
 
     console, notes = progress.make_console(args.no_color), progress.make_console(args.no_color, stderr=True)
     try:
         curriculum, course, submission = _loop_inputs(args)
-        numbers = _chosen_modules(args, curriculum, course, notes)
+        numbers = _chosen_modules(args, curriculum, course, notes) if select_modules else []
     except _LoopMisuse as error:
-        print(f"kata test: {error}", file=sys.stderr)
-        return 2
+        print(f"kata {command}: {error}", file=sys.stderr)
+        return None
     _note_default_submission(args, notes)
+    return _Loop(console, curriculum, course, submission, numbers)
+
+
+def run_test(args: argparse.Namespace) -> int:
+    from grading import progress
+
+    loop = _prepare(args, "test", select_modules=True)
+    if loop is None:
+        return 2
     roots = ["spec"] + (["hidden_tests"] if args.hidden else [])
-    return progress.run(curriculum, REPO_ROOT, submission, numbers, roots, console,
+    return progress.run(loop.curriculum, REPO_ROOT, loop.submission, loop.numbers, roots, loop.console,
                         one_line_per_test=bool(args.modules))
 
 
 def run_status(args: argparse.Namespace) -> int:
     from grading import progress
 
-    console, notes = progress.make_console(args.no_color), progress.make_console(args.no_color, stderr=True)
-    try:
-        curriculum, course, submission = _loop_inputs(args)
-    except _LoopMisuse as error:
-        print(f"kata status: {error}", file=sys.stderr)
+    loop = _prepare(args, "status", select_modules=False)
+    if loop is None:
         return 2
-    _note_default_submission(args, notes)
-    return progress.run_status(curriculum, course, REPO_ROOT, submission, console, as_json=args.json)
+    return progress.run_status(loop.curriculum, loop.course, REPO_ROOT, loop.submission, loop.console,
+                               as_json=args.json)
 
 
 def run_watch(args: argparse.Namespace) -> int:
     from grading import progress, watch
 
-    console, notes = progress.make_console(args.no_color), progress.make_console(args.no_color, stderr=True)
-    try:
-        curriculum, course, submission = _loop_inputs(args)
-        numbers = _chosen_modules(args, curriculum, course, notes)
-    except _LoopMisuse as error:
-        print(f"kata watch: {error}", file=sys.stderr)
+    loop = _prepare(args, "watch", select_modules=True)
+    if loop is None:
         return 2
-    _note_default_submission(args, notes)
 
     def run_once() -> int:
-        return progress.run(curriculum, REPO_ROOT, submission, numbers, ["spec"], console,
+        return progress.run(loop.curriculum, REPO_ROOT, loop.submission, loop.numbers, ["spec"], loop.console,
                             one_line_per_test=bool(args.modules))
 
-    package = submission / curriculum.package
-    return watch.watch(run_once, package, lambda line: console.print(line, style="dim", markup=False),
+    package = loop.submission / loop.curriculum.package
+    return watch.watch(run_once, package, lambda line: loop.console.print(line, style="dim", markup=False),
                        shown_as=progress.shown_path(package, REPO_ROOT))
