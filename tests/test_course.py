@@ -145,3 +145,20 @@ def test_runner_ids_the_reporter_would_reject_are_refused():
 def test_multiline_output_values_are_refused():
     with pytest.raises(classroom.PayloadError, match="spans several lines"):
         classroom.github_output_lines({"runners": "m01\nEVIL=1"})
+
+
+# ---------------------------------------------------------------- GitHub annotations
+def test_github_annotations_are_a_score_line_and_a_handful_per_module():
+    def failing(runner_id: str, index: int) -> dict:
+        return {"runner": runner_id, "status": "fail", "filename": "tinytorch/core/tensor.py", "line_no": index,
+                "name": f"test_{index}", "message": f"wrong {index}", "outcome": "failed"}
+
+    report = {"score": 0, "max_score": 20, "notices": [], "course": {"not_assigned": [3]},
+              "modules": [{"id": "m01", "module": 1, "status": "fail", "message": "x"},
+                          {"id": "m02", "module": 2, "status": "fail", "message": "y"}],
+              "tests": [failing("m01", i) for i in range(1, 60)] + [failing("m02", i) for i in range(1, 40)]}
+    lines = render.annotations(report).splitlines()
+    assert lines[0] == "::notice title=kata grade::Score 0/20: 0 of 2 modules complete; 1 not yet assigned"
+    errors = [line for line in lines if line.startswith("::error")]
+    assert len(errors) == 2 * render.ANNOTATIONS_PER_MODULE == 6, "not hundreds of ::error lines"
+    assert [e.split("line=")[1].split(",")[0] for e in errors] == ["1", "2", "3", "1", "2", "3"], "the first failures"
