@@ -53,12 +53,18 @@ def run_roster_collect(args: argparse.Namespace) -> int:
 def run_classroom(args: argparse.Namespace) -> int:
     import json
 
-    from grading import classroom
+    import jsonschema
+
+    from grading import classroom, report as report_module
 
     try:
         report = json.loads(Path(args.report).read_text(encoding="utf-8"))
+        report_module.validate(report)  # the schema, not ad-hoc checks, says what a report is
         sys.stdout.write(classroom.github_output_lines(classroom.outputs(report)))
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, classroom.PayloadError) as error:
         print(f"kata classroom: cannot turn {args.report} into reporter outputs: {error}", file=sys.stderr)
+        return 2
+    except jsonschema.ValidationError as error:
+        print(f"kata classroom: {args.report} is not a grade report: {error.message}", file=sys.stderr)
         return 2
     return 0

@@ -63,22 +63,18 @@ import csv
 import datetime as dt
 import io
 import json
-import os
-import subprocess
-import tempfile
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from rich.console import Console
 
 from grading import render, report as report_module, roster
+from grading.commits import Source, submission_source
 from grading.curriculum import Curriculum
-from grading.sandbox import Isolation, isolation
 from grading.grader import GradeError, GradeOptions, grade
+from grading.sandbox import Isolation, isolation
 from grading.workspace import fingerprint, tests_fingerprint
 
 GRADEBOOK_FORMAT = "tinytorch-kata/gradebook"
@@ -86,7 +82,6 @@ GRADEBOOK_VERSION = 2  # 2: per-module detail in every row, so a later run can m
 SUITE_COLUMNS = ("integration", "milestones")  # cross-module suites, graded in every run
 LEADING_COLUMNS = ("student", "total", "max")
 TRAILING_COLUMNS = ("status", "commit", "committed", "isolation", "mode", "report", "message")
-GIT_TIMEOUT = 60  # seconds for one git command on one student's repository
 
 
 # ---------------------------------------------------------------- roster and options
@@ -148,163 +143,6 @@ def replaced_columns(modules: list[int] | None, curriculum: Curriculum) -> froze
     if modules is None:
         return None
     return frozenset(curriculum.module(n).runner_id for n in modules) | frozenset(SUITE_COLUMNS)
-
-
-# ---------------------------------------------------------------- git: which commit is graded
-class GitError(GradeError):
-    """git could not answer about a student's repository: the message says what it was asked."""
-
-
-@dataclass(frozen=True)
-class Commit:
-    sha: str
-    committed: str  # ISO 8601 commit time, as the student's machine set it
-
-
-def is_git_repository(directory: Path) -> bool:
-    """The directory is a repository of its own (a `.git` inside it, directory or file), so an
-    enclosing repository (a roster kept in the instructor's repository) never lends its commits."""
-    return (directory / ".git").exists()
-
-
-def _git_environment() -> dict[str, str]:
-    # GIT_DIR, GIT_INDEX_FILE and the like (set when kata runs from a git hook) would point every
-    # command at another repository than the student's.
-    return {key: value for key, value in os.environ.items() if not key.startswith("GIT_")}
-
-
-def _run_git(directory: Path, arguments: list[str], stdin: bytes = b"") -> subprocess.CompletedProcess:
-    command = ["git", "-C", str(directory), *arguments]
-    try:
-        return subprocess.run(command, input=stdin, capture_output=True, timeout=GIT_TIMEOUT,
-                              env=_git_environment())
-    except FileNotFoundError:
-        raise GitError("git is not installed here; it is needed to read the submission's commits") from None
-    except subprocess.TimeoutExpired:
-        raise GitError(f"git {arguments[0]} did not answer within {GIT_TIMEOUT} s in {directory}") from None
-
-
-def _git(directory: Path, *arguments: str) -> str:
-    done = _run_git(directory, list(arguments))
-    if done.returncode != 0:
-        reason = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
-        raise GitError(f"git {' '.join(arguments)} failed in {directory}: {reason[0]}")
-    return done.stdout.decode(errors="replace").strip()
-
-
-def _head(directory: Path) -> str | None:
-    """HEAD's commit SHA, or None in a repository without commits yet."""
-    done = _run_git(directory, ["rev-parse", "--verify", "--quiet", "HEAD^{commit}"])
-    if done.returncode == 1 and not done.stderr.strip():  # --quiet: no such commit, nothing else wrong
-        return None
-    if done.returncode != 0:
-        return _git(directory, "rev-parse", "--verify", "HEAD^{commit}")  # raises, with git's reason
-    return done.stdout.decode().strip()
-
-
-def _commit(directory: Path, sha: str) -> Commit:
-    # --no-show-signature: a repository's log.showSignature must not make git start gpg here.
-    return Commit(sha, _git(directory, "log", "-1", "--no-show-signature", "--format=%cI", sha))
-
-
-def head_commit(directory: Path) -> Commit | None:
-    head = _head(directory)
-    return _commit(directory, head) if head else None
-
-
-def commit_at(directory: Path, deadline: dt.datetime) -> Commit | None:
-    """The last commit on HEAD's history whose commit time is at or before the deadline (inclusive)."""
-    head = _head(directory)
-    if head is None:
-        return None
-    # git's own raw form, seconds since the epoch: no reading of ISO dates left to git's parser.
-    before = f"--before=@{int(deadline.timestamp())} +0000"
-    sha = _git(directory, "rev-list", "-1", before, head)
-    return _commit(directory, sha) if sha else None
-
-
-def _tree_entries(directory: Path, sha: str, package: str) -> list[tuple[str, PurePosixPath]]:
-    """(blob id, path) of every regular .py file below `package`/ in the commit's tree."""
-    listing = _run_git(directory, ["ls-tree", "-r", "-z", "--full-tree", sha, "--", package])
-    if listing.returncode != 0:
-        raise GitError(f"git ls-tree {sha} failed in {directory}: {listing.stderr.decode(errors='replace').strip()}")
-    entries = []
-    for record in filter(None, listing.stdout.split(b"\0")):
-        header, _, raw_path = record.partition(b"\t")
-        mode, kind, blob = header.split(b" ")
-        path = PurePosixPath(os.fsdecode(raw_path))
-        # The grader copies regular .py files only; symlinks (120000) and submodules are left out alike.
-        if kind == b"blob" and mode in (b"100644", b"100755") and path.suffix == ".py":
-            if path.is_absolute() or any(part in ("", ".", "..") for part in path.parts):
-                raise GradeError(f"commit {sha} holds the path {str(path)!r}; expected paths inside {package}/")
-            entries.append((blob.decode(), path))
-    return entries
-
-
-def _blobs(directory: Path, ids: list[str]) -> list[bytes]:
-    """The raw bytes of each blob (`git cat-file --batch`: no filters, no line-ending conversion)."""
-    done = _run_git(directory, ["cat-file", "--batch"], stdin="".join(f"{i}\n" for i in ids).encode())
-    if done.returncode != 0:
-        raise GitError(f"git cat-file failed in {directory}: {done.stderr.decode(errors='replace').strip()}")
-    output, position, contents = done.stdout, 0, []
-    for blob in ids:
-        end = output.index(b"\n", position)
-        fields = output[position:end].split(b" ")
-        if len(fields) != 3 or fields[1] != b"blob":
-            got = output[position:end].decode(errors="replace")
-            raise GitError(f"git cat-file in {directory}: expected blob {blob}, got {got!r}")
-        size = int(fields[2])
-        contents.append(output[end + 1 : end + 1 + size])
-        position = end + 1 + size + 1  # the content is followed by one newline
-    return contents
-
-
-def export_package(directory: Path, commit: Commit, package: str, destination: Path) -> None:
-    """Write the .py files of `package`/ as of `commit` below `destination`, reading only git's objects."""
-    entries = _tree_entries(directory, commit.sha, package)
-    if not entries:
-        raise GradeError(f"commit {commit.sha} ({commit.committed}) has no .py files in {package}/; expected "
-                         f"the submission's package at {package}/ in the repository's root")
-    for (_, path), content in zip(entries, _blobs(directory, [blob for blob, _ in entries])):
-        target = destination.joinpath(*path.parts)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
-
-
-@dataclass(frozen=True)
-class Source:
-    """What is graded for one student."""
-
-    path: Path  # the student's directory, or the deadline commit's exported tree
-    commit: Commit | None
-    note: str = ""  # why no commit is recorded although the directory is a git repository
-
-
-def _recorded_head(student_dir: Path) -> Source:
-    """The working directory as it stands, with HEAD recorded when there is one (git never fails the row)."""
-    if not is_git_repository(student_dir):
-        return Source(student_dir, None)
-    try:
-        return Source(student_dir, head_commit(student_dir))
-    except GradeError as error:
-        return Source(student_dir, None, f"commit not recorded: {error}")
-
-
-@contextmanager
-def submission_source(student_dir: Path, deadline: dt.datetime | None, package: str) -> Iterator[Source]:
-    """The directory to grade; with a deadline, a temporary export of the last commit before it."""
-    if deadline is None:
-        yield _recorded_head(student_dir)
-        return
-    if not is_git_repository(student_dir):
-        raise GradeError(f"--deadline needs the submission's git history, but {student_dir.name}/ is not a git "
-                         "repository (no .git in it)")
-    commit = commit_at(student_dir, deadline)
-    if commit is None:
-        raise GradeError(f"no commit at or before {deadline.isoformat()}")
-    with tempfile.TemporaryDirectory(prefix="kata-deadline-") as scratch:
-        export_package(student_dir, commit, package, Path(scratch))
-        yield Source(Path(scratch), commit)
 
 
 # ---------------------------------------------------------------- rows
@@ -379,10 +217,9 @@ class RosterRun:
 
     def grade_student(self, student_dir: Path) -> tuple[dict, str]:
         """(row, note for the progress line); never raises: one submission must never stop the roster."""
-        not_collected = student_dir / roster.ERROR_FILE
-        if not_collected.is_file():  # `kata roster collect` could not clone this student's repository
-            return error_row(student_dir.name, not_collected.read_text(encoding="utf-8", errors="replace").strip()[:500]), \
-                "not collected"
+        not_collected = roster.collection_error(student_dir)
+        if not_collected is not None:  # `kata roster collect` could not clone this student's repository
+            return error_row(student_dir.name, not_collected), "not collected"
         try:
             with submission_source(student_dir, self.deadline, self.curriculum.package) as source:
                 return self._grade_source(student_dir, source)
@@ -456,7 +293,7 @@ def regrade(roster: Path, out: Path, base: GradeOptions, curriculum: Curriculum,
 
 
 def _progress(console: Console, row: dict, note: str, done: int, total: int) -> None:
-    score = f"{render._points(row['total'])}/{render._points(row['max'])}" if row["max"] else "-"
+    score = f"{render.points(row['total'])}/{render.points(row['max'])}" if row["max"] else "-"
     console.print(f"[{done}/{total}] {row['student']}: {score} {row['status']} ({note})", highlight=False)
 
 
@@ -477,13 +314,20 @@ def column_maxima(rows: list[dict], scored: list[str]) -> dict[str, float]:
     return {"total": sum(maxima.values()), **maxima}
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet would run as a formula
+
+
 def _cell(value) -> str:
     # Numbers are scores: written the report's own way, so the CSV and the report agree to the digit.
-    return render._points(value) if isinstance(value, (int, float)) else str(value)
+    if isinstance(value, (int, float)):
+        return render.points(value)
+    text = str(value)
+    # Text (a student's folder name, an error message) that would start a formula is quoted.
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def gradebook_csv(rows: list[dict], fields: list[str], maxima: dict[str, float]) -> str:
-    headers = [f"{field} (/{render._points(maxima[field])})" if field in maxima else field for field in fields]
+    headers = [f"{field} (/{render.points(maxima[field])})" if field in maxima else field for field in fields]
     buffer = io.StringIO()
     writer = csv.writer(buffer)  # RFC 4180 line ends, as spreadsheets expect
     writer.writerow(headers)

@@ -11,6 +11,8 @@ finds a solution marker, any distinctive line of an assigned module's solution, 
 """
 from __future__ import annotations
 
+import ast
+import json
 import shutil
 import tomllib
 from dataclasses import dataclass
@@ -97,7 +99,7 @@ def _toml_value(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return json.dumps(value)  # a JSON string is a valid TOML basic string (as course.dumps writes them)
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     raise ReleaseError(f"pyproject.toml: cannot write {value!r} ({type(value).__name__}) into the template")
@@ -142,10 +144,11 @@ def _first_function(stub: str) -> str:
 
 
 def _copy_python_tree(source: Path, target: Path, skip: tuple[str, ...] = ()) -> None:
-    """Copy a source tree without caches (and without the named top-level entries)."""
+    """Copy a source tree (code and its data files) without caches, symlinks or the named top-level
+    entries: a release holds regular files only."""
     shutil.copytree(source, target, ignore=lambda folder, names: [
         n for n in names if n in ("__pycache__", ".pytest_cache") or n.endswith(".pyc")
-        or (Path(folder) == source and n in skip)])
+        or (Path(folder) / n).is_symlink() or (Path(folder) == source and n in skip)])
 
 
 def write_template(root: Path, out: Path, curriculum: Curriculum, course: Course) -> list[Path]:
@@ -192,20 +195,59 @@ def _write(path: Path, text: str) -> None:
 
 
 # ---------------------------------------------------------------------------- the leak check
-def _solution_lines(root: Path, curriculum: Curriculum, course: Course) -> dict[str, str]:
-    """Distinctive lines of the solutions students must write: {stripped line: "file:line"}.
-    Lines that also appear in the stubs, the visible spec or the tooling (`except ValueError:`) are
-    released on purpose, so they cannot tell a leak."""
-    released = set()
-    for text in stubgen.render_tree(root / "reference", curriculum).values():
-        released.update(line.strip() for line in text.splitlines())
+# A line "ships on purpose" when the stubs, a pre-built module or another shipped tooling file
+# (spec/, grading/, conftest.py) holds it: `except ValueError:` proves nothing. A tooling file's own
+# lines never vouch for themselves, so a solution pasted into grading/ is still found. The visible
+# spec shares some lines with the solutions (its NumPy oracles) and with the hidden tests (imports,
+# strategies): measured on this repository, at most 3 lines of one solution and 17% of one hidden
+# file's distinctive lines. So a tooling file is refused when it holds most of one solution region
+# (REGION_SHARE of its lines, at least LEAK_LINES) or HIDDEN_SHARE of one hidden test file; any
+# other file (tinytorch/, README, workflow, ...) on a single solution line.
+LEAK_LINES = 3
+REGION_SHARE = 0.6
+HIDDEN_SHARE = 0.5
+TOOLING = ("spec/", "grading/", "conftest.py")
+
+
+def _lines(text: str) -> set[str]:
+    return {line.strip() for line in text.splitlines()}
+
+
+def _distinctive(line: str) -> bool:
+    return len(line) >= DISTINCTIVE_LINE and not line.startswith("#")
+
+
+@dataclass
+class _Secrets:
+    """What must not reach a student, and the lines that ship on purpose anyway."""
+
+    regions: list[tuple[str, set[str]]]  # ("reference/...:N", distinctive lines of one solution region)
+    hidden_files: list[tuple[str, set[str]]]  # ("hidden_tests/...", its distinctive lines)
+    hidden_texts: dict[str, str]  # whole file text -> "hidden_tests/..."
+    hidden_names: dict[str, str]  # test function name -> "hidden_tests/..."
+    reference_files: dict[bytes, str]  # whole file bytes -> "reference/..."
+    released: set[str]  # lines of the stubs and pre-built modules
+    tooling: dict[str, set[str]]  # shipped tooling file (as in OUT) -> its lines
+
+    def unvouched(self, lines: set[str], path: str) -> set[str]:
+        """The lines nothing but `path` itself ships: not the stubs, not another tooling file."""
+        others = [own for other, own in self.tooling.items() if other != path]
+        return {line for line in lines - self.released if not any(line in own for own in others)}
+
+
+def _tooling_files(root: Path) -> dict[str, set[str]]:
+    files = {"conftest.py": _lines((root / "conftest.py").read_text(encoding="utf-8"))}
     for folder in ("spec", "grading"):
         for path in (root / folder).rglob("*.py"):
-            released.update(line.strip() for line in path.read_text(encoding="utf-8").splitlines())
-    for module in curriculum.built():
-        if module.number in course.prebuilt:
-            released.update(line.strip() for line in prebuilt_source(root, module.relative_file).splitlines())
-    lines: dict[str, str] = {}
+            relative = path.relative_to(root).as_posix()
+            if "__pycache__" not in relative and not relative.startswith("grading/templates/"):
+                files[relative] = _lines(path.read_text(encoding="utf-8"))
+    return files
+
+
+def _solution_regions(root: Path, curriculum: Curriculum, course: Course) -> list[tuple[str, set[str]]]:
+    """The distinctive lines of each solution region of the modules students write."""
+    regions: list[tuple[str, set[str]]] = []
     for module in curriculum.built():
         if module.number in course.prebuilt:
             continue
@@ -213,29 +255,36 @@ def _solution_lines(root: Path, curriculum: Curriculum, course: Course) -> dict[
         source = path.read_text(encoding="utf-8")
         body = source.splitlines()
         for region in stubgen.find_regions(source, str(path)):
-            for number in range(region.begin + 1, region.end):
-                line = body[number - 1].strip()
-                if len(line) >= DISTINCTIVE_LINE and not line.startswith("#") and line not in released:
-                    lines.setdefault(line, f"reference/{module.relative_file.as_posix()}:{number}")
-    return lines
+            lines = {body[n - 1].strip() for n in range(region.begin + 1, region.end)}
+            regions.append((f"reference/{module.relative_file.as_posix()}:{region.begin}",
+                            {line for line in lines if _distinctive(line)}))
+    return regions
 
 
-def _hidden_tests(root: Path) -> tuple[dict[str, str], dict[str, str]]:
-    """({file text: name}, {test function name: file}) of every hidden test not also in the spec."""
-    spec_names = {line.split("(")[0][4:].strip() for path in (root / "spec").rglob("*.py")
-                  for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("def test_")}
+def test_names(source: str) -> set[str]:
+    """Every test function a test file defines (module level, in classes, async too)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    return {node.name for node in ast.walk(tree)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test")}
+
+
+def _hidden_tests(root: Path) -> tuple[dict[str, str], dict[str, str], list[tuple[str, set[str]]]]:
+    """(texts, names, per-file distinctive lines) of the hidden tests; a name the visible spec also
+    defines is public already."""
+    public = set().union(*(test_names(p.read_text(encoding="utf-8")) for p in (root / "spec").rglob("*.py")))
     texts: dict[str, str] = {}
     names: dict[str, str] = {}
-    for path in sorted((root / HIDDEN_DIR).rglob("test_*.py")):
+    files: list[tuple[str, set[str]]] = []
+    for path in sorted((root / HIDDEN_DIR).rglob("*.py")):
         text = path.read_text(encoding="utf-8")
         relative = path.relative_to(root).as_posix()
-        texts[text] = relative
-        for line in text.splitlines():
-            if line.startswith("def test_"):
-                name = line.split("(")[0][4:].strip()
-                if name not in spec_names:
-                    names[name] = relative
-    return texts, names
+        texts.setdefault(text, relative)
+        names.update({name: relative for name in test_names(text) - public})
+        files.append((relative, {line for line in _lines(text) if _distinctive(line)}))
+    return texts, names, files
 
 
 def _reference_files(root: Path, curriculum: Curriculum, course: Course) -> dict[bytes, str]:
@@ -253,49 +302,66 @@ def _reference_files(root: Path, curriculum: Curriculum, course: Course) -> dict
     return files
 
 
+def _secrets(root: Path, curriculum: Curriculum, course: Course) -> _Secrets:
+    released: set[str] = set()
+    for text in stubgen.render_tree(root / "reference", curriculum).values():
+        released |= _lines(text)
+    for module in curriculum.built():
+        if module.number in course.prebuilt:
+            released |= _lines(prebuilt_source(root, module.relative_file))
+    texts, names, hidden_files = _hidden_tests(root)
+    return _Secrets(_solution_regions(root, curriculum, course), hidden_files, texts, names,
+                    _reference_files(root, curriculum, course), released, _tooling_files(root))
+
+
 def leaks(out: Path, root: Path, curriculum: Curriculum, course: Course) -> list[Leak]:
-    """Everything in `out` that a student must not see, one Leak per file and kind."""
-    solution_lines = _solution_lines(root, curriculum, course)
-    hidden_texts, hidden_names = _hidden_tests(root)
-    reference_files = _reference_files(root, curriculum, course)
+    """Everything in `out` that a student must not see: one Leak per file and kind."""
+    secrets = _secrets(root, curriculum, course)
     found: list[Leak] = []
-    for path in sorted(p for p in out.rglob("*")):
+    for path in sorted(out.rglob("*")):
         relative = path.relative_to(out).as_posix()
-        if path.is_dir():
+        if path.is_symlink():
+            found.append(Leak(relative, "symlink", "a release holds files only"))
+        elif path.is_dir():
             if path.name in (HIDDEN_DIR, "reference"):
-                found.append(Leak(relative, "hidden test" if path.name == HIDDEN_DIR else "reference file",
-                                  f"a {path.name}/ directory"))
-            continue
-        content = path.read_bytes()
-        if content in reference_files:
-            found.append(Leak(relative, "reference file", f"a copy of {reference_files[content]}"))
-        try:
-            text = content.decode("utf-8")
-        except UnicodeDecodeError:
-            continue
-        if text in hidden_texts:
-            found.append(Leak(relative, "hidden test", f"a copy of {hidden_texts[text]}"))
-        found.extend(_leaks_in_text(relative, text, solution_lines, hidden_names))
+                kind = "hidden test" if path.name == HIDDEN_DIR else "reference file"
+                found.append(Leak(relative, kind, f"a {path.name}/ directory"))
+        else:
+            found.extend(_leaks_in_file(relative, path.read_bytes(), secrets))
     return found
 
 
-def _leaks_in_text(relative: str, text: str, solution_lines: dict[str, str],
-                   hidden_names: dict[str, str]) -> list[Leak]:
+def _leaks_in_file(relative: str, content: bytes, secrets: _Secrets) -> list[Leak]:
+    if content in secrets.reference_files:
+        return [Leak(relative, "reference file", f"a copy of {secrets.reference_files[content]}")]
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        return []
+    if text in secrets.hidden_texts:
+        return [Leak(relative, "hidden test", f"a copy of {secrets.hidden_texts[text]}")]
     found: list[Leak] = []
-    kinds_seen: set[str] = set()
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        leak = None
-        if stripped in (stubgen.BEGIN, stubgen.END):
-            leak = Leak(f"{relative}:{number}", "solution marker", stripped)
-        elif stripped in solution_lines:
-            leak = Leak(f"{relative}:{number}", "solution line", f"from {solution_lines[stripped]}")
-        elif stripped.startswith("def test_") and stripped.split("(")[0][4:] in hidden_names:
-            name = stripped.split("(")[0][4:]
-            leak = Leak(f"{relative}:{number}", "hidden test", f"{name} from {hidden_names[name]}")
-        if leak is not None and leak.kind not in kinds_seen:  # the first of each kind per file is enough
-            kinds_seen.add(leak.kind)
-            found.append(leak)
+    numbered = [line.strip() for line in text.splitlines()]
+    markers = [n for n, line in enumerate(numbered, 1) if line in (stubgen.BEGIN, stubgen.END)]
+    if markers:
+        found.append(Leak(f"{relative}:{markers[0]}", "solution marker", numbered[markers[0] - 1]))
+    names = sorted(test_names(text) & set(secrets.hidden_names)) if relative.endswith(".py") else []
+    if names:
+        found.append(Leak(relative, "hidden test", f"{names[0]} from {secrets.hidden_names[names[0]]}"))
+    own = secrets.unvouched(set(numbered), relative)
+    tooling = relative.startswith(TOOLING)
+    for label, lines in secrets.regions:
+        shared = own & lines
+        if shared and (not tooling or (len(shared) >= LEAK_LINES and len(shared) >= REGION_SHARE * len(lines))):
+            first = min(n for n, line in enumerate(numbered, 1) if line in shared)
+            found.append(Leak(f"{relative}:{first}", "solution line", f"{len(shared)} line(s) from {label}"))
+            break
+    for label, lines in secrets.hidden_files:
+        shared = own & lines
+        if len(shared) >= LEAK_LINES and len(shared) >= HIDDEN_SHARE * len(lines - secrets.released):
+            first = min(n for n, line in enumerate(numbered, 1) if line in shared)
+            found.append(Leak(f"{relative}:{first}", "hidden test", f"{len(shared)} lines of {label}"))
+            break
     return found
 
 
@@ -305,21 +371,32 @@ def release(root: Path, out: Path, curriculum: Curriculum, course: Course, bundl
     """Write the template (and the bundle), then prove the template leaks nothing; on a leak the
     template is deleted and ReleaseError lists every leak."""
     for target, flag in ((out, "OUT"), (bundle, "--hidden-bundle")):
+        if target is not None and target.exists() and not target.is_dir():
+            raise ReleaseError(f"{flag} {target} is a file; give a new directory")
         if target is not None and target.exists() and any(target.iterdir()):
             raise ReleaseError(f"{flag} {target} is not empty; give a new directory (nothing is overwritten)")
     if bundle is not None and _inside(bundle, out):
         raise ReleaseError(f"--hidden-bundle {bundle} lies inside OUT {out}: the bundle must stay out of the template")
     if with_reference and bundle is None:
         raise ReleaseError("--with-reference puts the reference in the hidden bundle: give --hidden-bundle DIR too")
-    out.mkdir(parents=True, exist_ok=True)
-    files = write_template(root, out, curriculum, course)
-    found = leaks(out, root, curriculum, course)
-    if found:
-        shutil.rmtree(out)
-        raise ReleaseError("the template would leak, so nothing was released:\n" + "\n".join(f"  {leak}" for leak in found))
-    if bundle is not None:
-        bundle.mkdir(parents=True, exist_ok=True)
-        write_bundle(root, bundle, curriculum, course, with_reference)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        files = write_template(root, out, curriculum, course)
+        found = leaks(out, root, curriculum, course)
+        if found:
+            raise ReleaseError("the template would leak, so nothing was released:\n" +
+                               "\n".join(f"  {leak}" for leak in found))
+        if bundle is not None:
+            bundle.mkdir(parents=True, exist_ok=True)
+            write_bundle(root, bundle, curriculum, course, with_reference)
+    except (OSError, ReleaseError, stubgen.MarkerError) as error:
+        # Half a release is worse than none: the next attempt would find OUT not empty.
+        for target in (out, bundle):
+            if target is not None and target.exists():
+                shutil.rmtree(target)
+        if isinstance(error, ReleaseError):
+            raise
+        raise ReleaseError(f"cannot write the release: {error}") from None
     return files
 
 

@@ -17,7 +17,7 @@ from grading.course import NOT_ASSIGNED
 ANNOTATIONS_PER_MODULE = 3
 
 
-def _points(value: float) -> str:
+def points(value: float) -> str:
     return f"{value:.12g}"  # exact for every multiple of 1/16 a course can total
 
 
@@ -35,7 +35,7 @@ def _rows(report: dict) -> list[dict]:
             "visible": _tally(suites.get("visible")),
             "hidden": _tally(suites.get("hidden") or suites.get("integration") or suites.get("milestone")),
             "integrated": _tally(runner["views"]["integrated"]),
-            "score": f"{_points(runner['score'])}/{_points(runner['max_score'])}",
+            "score": f"{points(runner['score'])}/{points(runner['max_score'])}",
             "time": f"{runner['duration']:.1f}s",
             "message": runner["message"] or "",
         })
@@ -52,7 +52,7 @@ STATUS_STYLE = {"pass": "green", "fail": "yellow", "error": "red"}
 
 
 def table(report: dict, console: Console) -> None:
-    grid = Table(title=f"TinyTorch grade: {_points(report['score'])}/{_points(report['max_score'])}")
+    grid = Table(title=f"TinyTorch grade: {points(report['score'])}/{points(report['max_score'])}")
     for column, justify in (("module", "left"), ("title", "left"), ("visible", "right"), ("hidden", "right"),
                             ("integrated", "right"), ("score", "right"), ("time", "right")):
         grid.add_column(column, justify=justify)
@@ -63,7 +63,7 @@ def table(report: dict, console: Console) -> None:
     for runner_id, title in _not_assigned(report):
         grid.add_row(f"[dim]{runner_id}[/]", f"[dim]{title}[/]", "", "", "", f"[dim]{NOT_ASSIGNED}[/]", "")
     grid.add_section()
-    grid.add_row("total", "", "", "", "", f"[bold]{_points(report['score'])}/{_points(report['max_score'])}[/]",
+    grid.add_row("total", "", "", "", "", f"[bold]{points(report['score'])}/{points(report['max_score'])}[/]",
                  f"{report['duration']:.1f}s")
     console.print(grid)
     for notice in report["notices"]:
@@ -74,7 +74,7 @@ def table(report: dict, console: Console) -> None:
 
 
 def markdown(report: dict) -> str:
-    lines = [f"## TinyTorch grade: {_points(report['score'])} / {_points(report['max_score'])}", ""]
+    lines = [f"## TinyTorch grade: {points(report['score'])} / {points(report['max_score'])}", ""]
     lines += [f"> {notice}" for notice in report["notices"]]
     lines += ["", "| module | title | visible | hidden | integrated | score | time |",
               "|---|---|---:|---:|---:|---:|---:|"]
@@ -120,7 +120,7 @@ def _score_line(report: dict) -> str:
     runners = [r for r in report["modules"] if r["module"] is not None]
     complete = sum(r["status"] == "pass" for r in runners)
     errors = sum(r["status"] == "error" for r in report["modules"])
-    line = (f"Score {_points(report['score'])}/{_points(report['max_score'])}: "
+    line = (f"Score {points(report['score'])}/{points(report['max_score'])}: "
             f"{complete} of {len(runners)} modules complete")
     line += f", {errors} with errors" if errors else ""
     waiting = len(report["course"]["not_assigned"])

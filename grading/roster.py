@@ -8,12 +8,13 @@ The roster is a CSV file with a header row and (at least) the columns `student` 
 `student` names the folder the submission lands in (letters, digits, `.`, `_`, `-`); `repository`
 is `owner/name` under `--base-url` (default https://github.com/). Each repository is cloned with its
 full history, so `kata regrade --deadline` can pick the last commit before a deadline. A token for
-private repositories comes from the environment variable KATA_ROSTER_TOKEN and travels in an HTTP
-header, never in a URL or a log line.
+private repositories comes from the environment variable KATA_ROSTER_TOKEN and reaches git as an
+HTTP header through git's environment (GIT_CONFIG_*): never in a URL, a command line (which other
+users of the machine can read) or a log line.
 
-A repository that cannot be cloned leaves an empty folder behind with the reason in
-`COLLECT_ERROR.txt`, so the student still gets a gradebook row (status `error`) instead of silently
-vanishing from it.
+A repository that cannot be cloned leaves an empty folder behind and the reason in
+`.collect/<student>.txt` beside the folders, outside anything a student controls, so the student
+still gets a gradebook row (status `error`, with the reason) instead of vanishing from it.
 """
 from __future__ import annotations
 
@@ -21,13 +22,14 @@ import base64
 import csv
 import os
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from grading.commits import GitError, run_git
+
 STUDENT_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
 REPOSITORY_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-ERROR_FILE = "COLLECT_ERROR.txt"
+ERRORS_DIR = ".collect"  # kata regrade skips folders starting with "."
 TOKEN_VARIABLE = "KATA_ROSTER_TOKEN"
 CLONE_SECONDS = 300
 
@@ -52,7 +54,7 @@ class Collected:
 def read(path: Path) -> list[Entry]:
     """The roster's entries, validated; duplicates of a student are an error."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()  # spreadsheets often add a BOM
     except (OSError, UnicodeDecodeError) as error:
         raise RosterError(f"cannot read roster {path}: {error}") from None
     rows = csv.DictReader(lines)
@@ -75,13 +77,15 @@ def read(path: Path) -> list[Entry]:
     return entries
 
 
-def _auth_options(base_url: str) -> list[str]:
-    """`-c http.extraHeader=...` with the token, for https remotes when a token is set."""
+def _token_environment(base_url: str) -> dict[str, str]:
+    """git configuration, passed through the environment, that sends the token as a header to
+    https remotes when one is set (nothing otherwise)."""
     token = os.environ.get(TOKEN_VARIABLE, "")
     if not token or not base_url.startswith("https://"):
-        return []
+        return {}
     basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-    return ["-c", f"http.extraHeader=Authorization: basic {basic}"]
+    return {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.extraHeader",
+            "GIT_CONFIG_VALUE_0": f"Authorization: basic {basic}"}
 
 
 def clone(entry: Entry, into: Path, base_url: str) -> Collected:
@@ -89,25 +93,34 @@ def clone(entry: Entry, into: Path, base_url: str) -> Collected:
     url = f"{base_url.rstrip('/')}/{entry.repository}"
     if target.exists() and any(target.iterdir()):
         return Collected(entry, False, f"{target} already exists and is not empty")
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}  # never wait for a password
     try:
-        done = subprocess.run(["git", *_auth_options(base_url), "clone", "--quiet", "--no-tags", url, str(target)],
-                              capture_output=True, text=True, env=env, timeout=CLONE_SECONDS)
-    except subprocess.TimeoutExpired:
-        return _failed(entry, target, f"cloning {entry.repository} took more than {CLONE_SECONDS} s")
+        done = run_git(into, ["clone", "--quiet", "--no-tags", url, entry.student],
+                       extra_env=_token_environment(base_url), timeout=CLONE_SECONDS)
+    except GitError as error:
+        return _failed(entry, into, str(error))
     if done.returncode != 0:
-        reason = " ".join(done.stderr.split())[:300] or f"git exited with code {done.returncode}"
-        return _failed(entry, target, f"cannot clone {entry.repository}: {reason}")
+        reason = " ".join(done.stderr.decode(errors="replace").split())[:300] or f"git exited with {done.returncode}"
+        return _failed(entry, into, f"cannot clone {entry.repository}: {reason}")
     return Collected(entry, True, f"cloned {entry.repository}")
 
 
-def _failed(entry: Entry, target: Path, message: str) -> Collected:
-    target.mkdir(parents=True, exist_ok=True)
-    (target / ERROR_FILE).write_text(message + "\n", encoding="utf-8")
+def _failed(entry: Entry, into: Path, message: str) -> Collected:
+    (into / entry.student).mkdir(parents=True, exist_ok=True)
+    errors = into / ERRORS_DIR
+    errors.mkdir(exist_ok=True)
+    (errors / f"{entry.student}.txt").write_text(message + "\n", encoding="utf-8")
     return Collected(entry, False, message)
+
+
+def collection_error(student_dir: Path) -> str | None:
+    """Why `collect` could not clone this student's repository, or None."""
+    path = student_dir.parent / ERRORS_DIR / f"{student_dir.name}.txt"
+    return path.read_text(encoding="utf-8", errors="replace").strip()[:500] if path.is_file() else None
 
 
 def collect(roster: Path, into: Path, base_url: str) -> list[Collected]:
     entries = read(roster)
+    if into.exists() and not into.is_dir():
+        raise RosterError(f"--into {into} is a file; expected a directory (new or holding earlier clones)")
     into.mkdir(parents=True, exist_ok=True)
     return [clone(entry, into, base_url) for entry in entries]

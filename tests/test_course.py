@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import datetime as dt
 import json
 
@@ -128,10 +129,15 @@ def test_a_payload_that_cannot_fit_is_refused_with_the_numbers():
 
 
 def test_outputs_list_only_runners_with_points_and_match_the_report_totals():
-    report = {"score": 2.5, "max_score": 20, "modules": [
-        {**runner(2), "id": "m01"}, {**runner(2), "id": "m02"}, {**runner(0), "id": "integration", "max_score": 0}]}
+    first, second = runner(2), {**runner(2), "id": "m02"}
+    first["tests"][0].update(status="pass", score=2.5)
+    report = {"score": 2.5, "max_score": 20, "modules": [first, second,
+                                                         {**runner(0), "id": "integration", "max_score": 0}]}
     values = classroom.outputs(report)
     assert values["runners"] == "m01,m02" and (values["points"], values["max-points"]) == ("2.5", "20")
+    # What the reporter sends to the gradebook: the sum of the tests' scores over runners with points.
+    sent = sum(t["score"] for rid in ("m01", "m02") for t in decoded(values[rid])["tests"])
+    assert sent == report["score"]
     lines = classroom.github_output_lines(values).splitlines()
     assert [line.split("=", 1)[0] for line in lines] == ["runners", "m01", "m02", "points", "max-points"]
 
@@ -162,3 +168,39 @@ def test_github_annotations_are_a_score_line_and_a_handful_per_module():
     errors = [line for line in lines if line.startswith("::error")]
     assert len(errors) == 2 * render.ANNOTATIONS_PER_MODULE == 6, "not hundreds of ::error lines"
     assert [e.split("line=")[1].split(",")[0] for e in errors] == ["1", "2", "3", "1", "2", "3"], "the first failures"
+
+
+# ---------------------------------------------------------------- collecting a roster
+def test_the_roster_token_reaches_git_through_its_environment_not_its_command_line(tmp_path, monkeypatch):
+    from grading import roster
+
+    calls = tmp_path / "calls.txt"
+    fake = tmp_path / "bin" / "git"
+    fake.parent.mkdir()
+    fake.write_text(f'#!/bin/sh\necho "ARGS $*" >> {calls}\necho "HEADER $GIT_CONFIG_VALUE_0" >> {calls}\n'
+                    'echo "fatal: repository not found" >&2\nexit 128\n', encoding="utf-8")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    monkeypatch.setenv(roster.TOKEN_VARIABLE, "s3cret-token")
+    (tmp_path / "roster.csv").write_text("\ufeffstudent,repository\nalice,course/alice\n", encoding="utf-8")
+    results = roster.collect(tmp_path / "roster.csv", tmp_path / "into", "https://github.com/")
+    recorded = calls.read_text(encoding="utf-8")
+    assert "s3cret-token" not in recorded.split("HEADER")[0], "never on the command line"
+    expected = base64.b64encode(b"x-access-token:s3cret-token").decode()
+    assert f"HEADER Authorization: basic {expected}" in recorded
+    assert "ARGS -C " in recorded and "clone --quiet --no-tags https://github.com/course/alice alice" in recorded
+    (result,) = results
+    assert not result.ok and "cannot clone course/alice: fatal: repository not found" in result.message
+    assert roster.collection_error(tmp_path / "into" / "alice") == result.message
+    assert not (tmp_path / "into" / "alice" / ".collect").exists(), "the reason lives outside the student's folder"
+
+
+def test_a_student_cannot_forge_a_collection_error_from_inside_their_repository(tmp_path):
+    from grading import roster
+
+    student = tmp_path / "into" / "mallory"
+    student.mkdir(parents=True)
+    (student / ".collect").mkdir()
+    (student / ".collect" / "mallory.txt").write_text("=HYPERLINK(...)", encoding="utf-8")
+    (student / "COLLECT_ERROR.txt").write_text("not my fault", encoding="utf-8")
+    assert roster.collection_error(student) is None

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from grading import REPO_ROOT, curriculum as curriculum_module, regrade, render
+from grading import REPO_ROOT, commits, curriculum as curriculum_module, regrade
 from grading.grader import GradeError, GradeOptions
 
 COURSE = curriculum_module.load()
@@ -147,8 +147,11 @@ def test_csv_and_json_agree_after_the_merge(graded):
     rows = book_rows(out)
     for line in table:
         row = rows[line["student"]]
-        assert line[header[1]] == render._points(row["total"]) and line["status"] == row["status"]
-        assert line[header[3]] == (render._points(row["m01"]) if "m01" in row else "")
+        assert float(line[header[1]]) == row["total"] and line["status"] == row["status"]
+        if "m01" in row:
+            assert float(line[header[3]]) == row["m01"]
+        else:
+            assert line[header[3]] == ""
 
 
 # ---------------------------------------------------------------- the merge rule on its own
@@ -182,7 +185,16 @@ def test_scores_are_written_exactly_as_the_report_writes_them(tmp_path):
     header, table = csv_table(tmp_path)
     assert header[:5] == ["student", "total (/12.5)", "max", "m01 (/10)", "m02 (/2.5)"]
     assert (table[0]["total (/12.5)"], table[0]["m01 (/10)"], table[0]["m02 (/2.5)"]) == ("7.625", "7.5625", "0.0625")
-    assert table[0]["m01 (/10)"] == render._points(7.5625)
+
+
+
+def test_large_totals_keep_every_sixteenth_and_text_cannot_become_a_formula(tmp_path):
+    rows = [row("=cmd", m01=detail(149.9375, 150, "fail"))]
+    rows[0]["message"] = "@SUM(A1:A9)"
+    regrade.write_gradebook(rows, tmp_path, COURSE, None)
+    header, table = csv_table(tmp_path)
+    assert table[0]["m01 (/150)"] == "149.9375" and table[0]["total (/150)"] == "149.9375"
+    assert (table[0]["student"], table[0]["message"]) == ("'=cmd", "'@SUM(A1:A9)")
 
 
 def test_gradebook_merge_folds_shards_into_an_existing_gradebook(tmp_path):
@@ -268,8 +280,8 @@ def test_the_deadline_leaves_the_students_repository_as_it_was(deadline_roster, 
 
 def test_a_commit_exactly_at_the_deadline_counts(deadline_roster):
     dee = deadline_roster["roster"] / "dee"
-    at = regrade.commit_at(dee, regrade.parse_deadline("2026-11-25T10:00:00Z"))
-    just_before = regrade.commit_at(dee, regrade.parse_deadline("2026-11-25T10:59:59+01:00"))
+    at = commits.commit_at(dee, regrade.parse_deadline("2026-11-25T10:00:00Z"))
+    just_before = commits.commit_at(dee, regrade.parse_deadline("2026-11-25T10:59:59+01:00"))
     assert (at.sha, just_before.sha) == (deadline_roster["late"], deadline_roster["early"])
 
 

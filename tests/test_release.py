@@ -175,7 +175,7 @@ def test_a_solution_line_in_a_template_file_is_refused_naming_the_file(master, t
     readme = master / "grading/templates/student/README.md"
     readme.write_text(readme.read_text(encoding="utf-8") + "\n" + solution_line(master) + "\n", encoding="utf-8")
     message = refused(master, tmp_path / "out")
-    assert "README.md:" in message and "solution line (from reference/tinytorch/core/tensor.py:" in message
+    assert "README.md:" in message and "solution line (1 line(s) from reference/tinytorch/core/tensor.py:" in message
 
 
 def test_a_solution_marker_is_refused_naming_the_file(master, tmp_path):
@@ -209,13 +209,39 @@ def test_a_reference_file_is_refused_naming_the_file(master, tmp_path):
     assert "grading/solutions_backup.py: reference file (a copy of reference/tinytorch/core/autograd.py)" in message
 
 
+def test_an_edited_copy_of_a_solution_in_the_tooling_is_refused(master, tmp_path):
+    source = (master / "reference/tinytorch/core/tensor.py").read_text(encoding="utf-8")
+    edited = "# my notes\n" + "".join(line for line in source.splitlines(keepends=True) if "### " not in line)
+    (master / "grading/notes.py").write_text(edited, encoding="utf-8")
+    message = refused(master, tmp_path / "out")
+    assert "grading/notes.py:" in message and "line(s) from reference/tinytorch/core/tensor.py:" in message
+
+
+def test_a_hidden_test_with_renamed_functions_is_refused(master, tmp_path):
+    hidden = (master / "hidden_tests/unit/test_12_attention_hidden.py").read_text(encoding="utf-8")
+    (master / "spec/test_12_more.py").write_text(hidden.replace("def test_", "def test_renamed_"), encoding="utf-8")
+    message = refused(master, tmp_path / "out")
+    assert "spec/test_12_more.py:" in message and "lines of hidden_tests/unit/test_12_attention_hidden.py)" in message
+
+
+def test_a_hidden_test_method_or_async_test_is_found_by_name(master, tmp_path):
+    hidden = (master / "hidden_tests/unit/test_05_dataloader_hidden.py").read_text(encoding="utf-8")
+    visible = "".join(p.read_text(encoding="utf-8") for p in (master / "spec").glob("*.py"))
+    name = next(n for n in sorted(release.test_names(hidden)) if f"def {n}(" not in visible)
+    conftest = master / "conftest.py"
+    conftest.write_text(conftest.read_text(encoding="utf-8") + f"\n\nclass TestMore:\n    async def {name}(self):\n"
+                        "        pass\n", encoding="utf-8")
+    assert f"conftest.py: hidden test ({name} from hidden_tests/unit/test_05_dataloader_hidden.py)" in \
+        refused(master, tmp_path / "out")
+
+
 def test_a_reference_or_hidden_directory_is_refused(master, tmp_path):
     (master / "grading/reference").mkdir()
     (master / "grading/reference/notes.txt").write_text("x", encoding="utf-8")
     assert "grading/reference: reference file (a reference/ directory)" in refused(master, tmp_path / "out")
 
 
-def test_prebuilt_modules_are_not_leaks_but_assigned_ones_are(master, tmp_path):
+def test_prebuilt_modules_solutions_ship_without_being_called_leaks(master, tmp_path):
     line = solution_line(master)
     readme = master / "grading/templates/student/README.md"
     readme.write_text(readme.read_text(encoding="utf-8") + "\n" + line + "\n", encoding="utf-8")
