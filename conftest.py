@@ -40,6 +40,12 @@ settings.register_profile(
     phases=(Phase.explicit, Phase.generate),
 )
 settings.register_profile(
+    # `kata test` explains a failure with it: the grading profile's examples (derandomized, so the
+    # same failure is found every time) and then Hypothesis' shrinking, for a small counterexample.
+    "explain", max_examples=40, derandomize=True, database=None, deadline=None, print_blob=False,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
     # Maintainers only (`make soak`): many random examples, no example database, so a test that can
     # fail a correct implementation by chance is found before a student meets it. Pair it with
     # --hypothesis-seed=N to make a run repeatable.

@@ -31,6 +31,7 @@ PROFILE_VARIABLE = "TINYTORCH_HYPOTHESIS_PROFILE"
 # result on every run (and the same as the grade), and without shrinking, which on the untouched
 # stubs costs seconds per test for nothing (modules 01-02: 65 s with shrinking, 4 s without).
 FOLD_PROFILE = "grading"
+EXPLAIN_PROFILE = "explain"  # conftest.py: the grading profile's examples, then shrinking
 EXPLANATION_LINES = 40  # the first failure's message is cut here; the command shows the rest
 
 DONE, IN_PROGRESS, NOT_STARTED = "done", "in progress", "not started"
@@ -306,9 +307,10 @@ def reproduce_command(target: str, submission: Path, root: Path, environment: st
 
 
 def _replay_with_shrinking(outcome: Outcome, root: Path, submission: Path, curriculum: Curriculum) -> Outcome | None:
-    """The failing test run alone with the students' default profile, which shrinks Hypothesis'
-    example to a small one; None when that run does not fail the same way."""
-    environment = {k: v for k, v in os.environ.items() if k != PROFILE_VARIABLE}
+    """The failing test run alone with the `explain` profile: the same derandomized examples as the
+    fold, then shrinking to a small one; None when that run does not fail the same way (shrinking
+    ran out of time), and the fold's own explanation is shown instead."""
+    environment = {**os.environ, PROFILE_VARIABLE: EXPLAIN_PROFILE}
     args = [outcome.nodeid, "--submission", str(submission), "-x", *_time_limit(curriculum)]
     try:
         report = run_pytest_json(args, cwd=root, env=environment)
@@ -325,11 +327,9 @@ def explain_failure(outcome: Outcome, root: Path, submission: Path, curriculum: 
     environment = ""
     shown = outcome
     if outcome.hypothesis and not outcome.stub and PROFILE_VARIABLE not in os.environ:
-        replayed = _replay_with_shrinking(outcome, root, submission, curriculum)
-        if replayed is not None:
-            shown = replayed
-        else:  # only the fold's profile finds it: the command must use that profile too
-            environment = f"{PROFILE_VARIABLE}={FOLD_PROFILE} "
+        # The command names the profile: it finds this very failure again, every time.
+        environment = f"{PROFILE_VARIABLE}={EXPLAIN_PROFILE} "
+        shown = _replay_with_shrinking(outcome, root, submission, curriculum) or outcome
     return Problem(f"First failure: {outcome.nodeid}", explanation(shown, submission),
                    reproduce_command(outcome.nodeid, submission, root, environment))
 

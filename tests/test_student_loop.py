@@ -126,7 +126,7 @@ def test_a_wrong_value_shows_the_assertions_own_explanation(capsys, tmp_path):
     assert any(line.startswith("   DESIRED: ") for line in block)
     assert "  Failing test case: test_elementwise_activations_match_their_formula(" in block
     assert "      name='ReLU'," in block
-    assert block[-1] == f"Reproduce: pytest '{nodeid}' --submission {buggy} -x"
+    assert block[-1] == f"Reproduce: TINYTORCH_HYPOTHESIS_PROFILE=explain pytest '{nodeid}' --submission {buggy} -x"
     assert len(block) <= progress.EXPLANATION_LINES + 1
     assert "Traceback" not in out and "site-packages" not in out, "no frames, no Hypothesis coverage of NumPy"
     assert "  ✗ test_relu_is_non_negative_and_keeps_positives" in lines
@@ -222,13 +222,14 @@ def test_reproduce_command_from_another_directory_changes_to_the_root_first(monk
     assert command == f"cd {REPO_ROOT} && pytest spec/test_01_tensor.py::test_y --submission reference -x"
 
 
-def test_a_failure_only_the_fold_profile_finds_is_reproduced_with_that_profile(monkeypatch):
+def test_when_shrinking_runs_out_the_folds_own_explanation_is_shown_with_the_explain_command(monkeypatch):
+    monkeypatch.delenv("TINYTORCH_HYPOTHESIS_PROFILE", raising=False)
     monkeypatch.setattr(progress, "_replay_with_shrinking", lambda *args: None)
     outcome = progress.Outcome("spec/test_01_tensor.py::test_z", False, (1,), "AssertionError: off by one",
                                hypothesis=True)
     problem = progress.explain_failure(outcome, REPO_ROOT, REPO_ROOT / "reference", CURRICULUM)
     assert problem.lines == ["AssertionError: off by one"]
-    assert problem.command == "TINYTORCH_HYPOTHESIS_PROFILE=grading pytest spec/test_01_tensor.py::test_z " \
+    assert problem.command == "TINYTORCH_HYPOTHESIS_PROFILE=explain pytest spec/test_01_tensor.py::test_z " \
                               "--submission reference -x"
 
 
