@@ -224,10 +224,10 @@ def test_a_broken_or_missing_git_never_fails_the_row(tmp_path, monkeypatch):
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / ".git").write_text("not a gitfile\n")
-    source = regrade._recorded_head(broken)
+    source = commits._recorded_head(broken)
     assert source.commit is None and source.note.startswith("commit not recorded: git rev-parse")
     monkeypatch.setenv("PATH", str(tmp_path / "no-binaries-here"))
-    source = regrade._recorded_head(broken)
+    source = commits._recorded_head(broken)
     assert source.commit is None and "git is not installed" in source.note
 
 
