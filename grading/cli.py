@@ -7,10 +7,17 @@ import os
 import sys
 from pathlib import Path
 
-from grading import REPO_ROOT, curriculum as curriculum_module, stubgen
+from grading import REPO_ROOT, curriculum as curriculum_module, in_master_repository, stubgen
+
+
+MAINTAINERS_ONLY = ("is a maintainers' tool of the course's master repository (it reads reference/); in a "
+                    "student template use: kata test, kata status, kata watch, kata grade")
 
 
 def _stubs(args: argparse.Namespace) -> int:
+    if not in_master_repository() and args.reference == str(REPO_ROOT / "reference"):
+        print(f"kata stubs {MAINTAINERS_ONLY}", file=sys.stderr)
+        return 2
     curriculum = curriculum_module.load()
     reference, stubs = Path(args.reference), Path(args.out)
     try:
@@ -51,6 +58,9 @@ def _add_student_loop_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _lint(args: argparse.Namespace) -> int:
+    if not in_master_repository() and args.root == str(REPO_ROOT):
+        print(f"kata lint {MAINTAINERS_ONLY}", file=sys.stderr)
+        return 2
     from grading import lint
     from grading.lint.explain import EXPLANATIONS
     from grading.lint.model import CHECKS

@@ -1,6 +1,7 @@
 """`kata release`: the student template, the hidden bundle, and the leak check that guards them."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -271,3 +272,21 @@ def test_student_make_test_explains_the_first_step_then_passes_on_the_reference(
     finished = make_test()
     assert finished.returncode == 0, (finished.stdout + finished.stderr)[-3000:]
     assert "2 of 2 modules done" in finished.stdout
+
+
+def test_in_a_template_the_maintainers_tools_say_what_to_use_instead(template):
+    for command in (["lint"], ["stubs", "--check"]):
+        done = subprocess.run([sys.executable, "-m", "grading", *command], cwd=template, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 2
+        assert done.stderr.strip() == (f"kata {command[0]} is a maintainers' tool of the course's master repository "
+                                       "(it reads reference/); in a student template use: kata test, kata status, "
+                                       "kata watch, kata grade")
+
+
+def test_in_a_template_every_tool_works_on_its_own_tinytorch(template):
+    done = subprocess.run([sys.executable, "-m", "grading", "status", "--json"], cwd=template, capture_output=True,
+                          text=True, timeout=300)
+    facts = json.loads(done.stdout)
+    assert facts["submission"] == "." and facts["done"] == 0 and done.returncode == 0
+    assert "testing reference/" not in done.stderr
