@@ -186,10 +186,13 @@ def test_a_solution_marker_is_refused_naming_the_file(master, tmp_path):
     assert "spec/test_02_activations.py:" in message and "solution marker (### BEGIN SOLUTION)" in message
 
 
-def test_a_hidden_test_is_refused_naming_the_file(master, tmp_path):
-    shutil.copy2(master / "hidden_tests/unit/test_01_tensor_hidden.py", master / "spec/test_01_extra.py")
-    message = refused(master, tmp_path / "out")
-    assert "spec/test_01_extra.py: hidden test (a copy of hidden_tests/unit/test_01_tensor_hidden.py)" in message
+@pytest.mark.parametrize("source, planted, kind", [
+    ("hidden_tests/unit/test_01_tensor_hidden.py", "spec/test_01_extra.py", "hidden test"),
+    ("reference/tinytorch/core/autograd.py", "grading/solutions_backup.py", "reference file"),
+], ids=["hidden-test-in-spec", "reference-in-grading"])
+def test_a_copied_secret_file_is_refused_naming_the_file(master, tmp_path, source, planted, kind):
+    shutil.copy2(master / source, master / planted)
+    assert f"{planted}: {kind} (a copy of {source})" in refused(master, tmp_path / "out")
 
 
 def test_a_hidden_test_function_is_refused_even_when_moved(master, tmp_path):
@@ -202,12 +205,6 @@ def test_a_hidden_test_function_is_refused_even_when_moved(master, tmp_path):
     conftest.write_text(conftest.read_text(encoding="utf-8") + f"\n\ndef {name}():\n    pass\n", encoding="utf-8")
     message = refused(master, tmp_path / "out")
     assert "conftest.py:" in message and f"hidden test ({name} from hidden_tests/unit/" in message
-
-
-def test_a_reference_file_is_refused_naming_the_file(master, tmp_path):
-    shutil.copy2(master / "reference/tinytorch/core/autograd.py", master / "grading/solutions_backup.py")
-    message = refused(master, tmp_path / "out")
-    assert "grading/solutions_backup.py: reference file (a copy of reference/tinytorch/core/autograd.py)" in message
 
 
 def test_an_edited_copy_of_a_solution_in_the_tooling_is_refused(master, tmp_path):
