@@ -211,7 +211,7 @@ def _read_exactly(fd: int, count: int, deadline: float) -> bytes:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise WireTimeout(f"no complete frame before the deadline ({count - missing} of {count} bytes)")
-        ready, _, _ = select.select([fd], [], [], remaining)
+        ready, _, _ = select.select([fd], [], [], None if math.isinf(remaining) else remaining)
         if not ready:
             continue
         chunk = os.read(fd, min(missing, 1 << 20))
