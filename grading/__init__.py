@@ -16,3 +16,10 @@ def default_submission() -> Path:
 def in_master_repository() -> bool:
     """True in the instructor's master repository (it holds the reference solution)."""
     return (REPO_ROOT / "reference").is_dir()
+
+
+def import_path_env() -> dict[str, str]:
+    """What a subprocess needs in its environment to import this `grading` package: nothing in the
+    master repository (installed there), the folder above grading/ in a student template, which
+    runs the grader uninstalled as `python -m grading`."""
+    return {} if in_master_repository() else {"PYTHONPATH": str(REPO_ROOT)}

@@ -11,6 +11,9 @@ from functools import lru_cache
 from pathlib import Path, PurePath
 
 MANIFEST_PATH = Path(__file__).with_name("curriculum.toml")
+# The cross-module suites: each is one Classroom runner beside the modules' m01...m20, weighted by
+# `<suite without the s>_points` in [grading].
+SUITE_IDS = ("integration", "milestones")
 
 
 class ManifestError(ValueError):
@@ -295,6 +298,10 @@ class Curriculum:
             number = int(name[5:7])
             return self._by_number.get(number)
         return None
+
+    def runner_ids(self) -> list[str]:
+        """Every runner a report can hold, in report order: m01...m20, then the suites."""
+        return [m.runner_id for m in self.modules] + list(SUITE_IDS)
 
     def glossary(self) -> dict[str, int]:
         """Every glossary term mapped to the module that introduces it."""

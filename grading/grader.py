@@ -22,7 +22,7 @@ from pathlib import Path
 
 from grading import channel, policy, runner, sandbox
 from grading.course import Course, full_course
-from grading.curriculum import Curriculum, GradingSettings, Module
+from grading.curriculum import SUITE_IDS, Curriculum, GradingSettings, Module
 from grading.runner import RunPlan, RunResult, TestEntry
 from grading.workspace import Workspace, fingerprint, python_files
 
@@ -213,7 +213,7 @@ def _test_files(workspace: Workspace, modules: list[Module]) -> list[str]:
     for module in modules:
         files += sorted(p.relative_to(workspace.root).as_posix()
                         for p in (workspace.root / "hidden_tests" / "unit").glob(f"test_{module.label}_*.py"))
-    for suite in ("integration", "milestones"):
+    for suite in SUITE_IDS:
         files += sorted(p.relative_to(workspace.root).as_posix()
                         for p in (workspace.root / "hidden_tests" / suite).glob("test_*.py"))
     return files

@@ -8,7 +8,6 @@ module of the curriculum, the next module to do and the milestones unlocked so f
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
 import os
 import re
@@ -24,6 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from grading.course import NOT_ASSIGNED, Course, span
+from grading.stubgen import STUB_MESSAGE
 from grading.curriculum import Curriculum, Milestone, Module
 
 PROFILE_VARIABLE = "TINYTORCH_HYPOTHESIS_PROFILE"
@@ -38,11 +38,8 @@ DONE, IN_PROGRESS, NOT_STARTED = "done", "in progress", "not started"
 IMPORT_ERROR = "does not import"  # a test file of the module failed to import the package
 PLANNED, PREBUILT = "planned", "pre-built"
 
-# How a stub says what to write (grading/stubgen.py):
-#   NotImplementedError: Module 01 (tensor): implement Tensor.__init__ -- see its docstring
-STUB_FAILURE = re.compile(
-    r"NotImplementedError: (?P<message>(?P<owner>.+?): implement (?P<function>[A-Za-z_][\w.]*) -- see its docstring)"
-)
+# A failure raised by a stub: "NotImplementedError: <grading.stubgen.STUB_MESSAGE>".
+STUB_FAILURE = re.compile(rf"NotImplementedError: (?P<message>{STUB_MESSAGE.pattern})")
 
 
 # ---------------------------------------------------------------------------- output
@@ -101,10 +98,8 @@ def run_modules(curriculum: Curriculum, root: Path, submission: Path, numbers: l
 
 
 def _time_limit(curriculum: Curriculum) -> list[str]:
-    """The grader's per-test limit, so an endless loop fails one test instead of hanging the loop
-    (left out where pytest-timeout is not installed)."""
-    if importlib.util.find_spec("pytest_timeout") is None:
-        return []
+    """The grader's per-test limit (pytest-timeout, a pinned dependency), so an endless loop fails
+    one test instead of hanging the loop."""
     return [f"--timeout={curriculum.grading.test_timeout:g}"]
 
 

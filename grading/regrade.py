@@ -72,14 +72,13 @@ from rich.console import Console
 
 from grading import render, report as report_module, roster
 from grading.commits import Source, submission_source
-from grading.curriculum import Curriculum
+from grading.curriculum import SUITE_IDS, Curriculum
 from grading.grader import GradeError, GradeOptions, grade
 from grading.sandbox import Isolation, isolation
 from grading.workspace import fingerprint, tests_fingerprint
 
 GRADEBOOK_FORMAT = "tinytorch-kata/gradebook"
 GRADEBOOK_VERSION = 2  # 2: per-module detail in every row, so a later run can merge into it
-SUITE_COLUMNS = ("integration", "milestones")  # cross-module suites, graded in every run
 LEADING_COLUMNS = ("student", "total", "max")
 TRAILING_COLUMNS = ("status", "commit", "committed", "isolation", "mode", "report", "message")
 
@@ -142,7 +141,7 @@ def replaced_columns(modules: list[int] | None, curriculum: Curriculum) -> froze
     """The columns a run re-grades: the selection's plus the suites; None (every column) without one."""
     if modules is None:
         return None
-    return frozenset(curriculum.module(n).runner_id for n in modules) | frozenset(SUITE_COLUMNS)
+    return frozenset(curriculum.module(n).runner_id for n in modules) | frozenset(SUITE_IDS)  # the suites are graded in every run
 
 
 # ---------------------------------------------------------------- rows
@@ -302,7 +301,7 @@ def score_columns(rows: list[dict], curriculum: Curriculum) -> list[str]:
     """The module and suite columns any row has, in curriculum order (unknown ids, from an older
     manifest, last)."""
     present = {module_id for row in rows for module_id in row["modules"]}
-    known = [m.runner_id for m in curriculum] + list(SUITE_COLUMNS)
+    known = curriculum.runner_ids()
     return [c for c in known if c in present] + sorted(present - set(known))
 
 

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from grading import REPO_ROOT, in_master_repository, wire
+from grading import import_path_env, wire
 from grading.worker import BUILTIN_ERRORS, MESSAGE_LIMIT
 
 
@@ -45,9 +45,7 @@ class Worker:
     def _start(self) -> None:
         request_read, self._to_worker = os.pipe()
         self._from_worker, answer_write = os.pipe()
-        env = dict(self.env if self.env is not None else os.environ)
-        if not in_master_repository():  # a template runs the grader uninstalled
-            env["PYTHONPATH"] = str(REPO_ROOT)
+        env = {**(self.env if self.env is not None else os.environ), **import_path_env()}
         self._process = subprocess.Popen(
             [sys.executable, "-m", "grading.worker", str(request_read), str(answer_write)], cwd=self.root,
             pass_fds=(request_read, answer_write), env=env, stdin=subprocess.DEVNULL)

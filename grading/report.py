@@ -23,6 +23,7 @@ from pathlib import Path
 
 from grading import scoring, stubgen
 from grading.course import full_course
+from grading.curriculum import SUITE_IDS
 from grading.grader import BUILTIN_EXCEPTIONS, Grading
 from grading.runner import RunResult, TestResult, is_tampering
 from grading.workspace import python_files
@@ -31,7 +32,7 @@ SCHEMA_PATH = Path(__file__).with_name("schemas") / "report.schema.json"
 SCHEMA_ID = "tinytorch-kata/grade-report"
 SCHEMA_VERSION = 1
 # Cross-module suites, each one Classroom runner: (runner id, title, weight in [grading]).
-SUITE_RUNNERS = (("integration", "Integration", "integration_points"), ("milestones", "Milestones", "milestone_points"))
+SUITE_RUNNERS = tuple((suite, suite.capitalize(), f"{suite.removesuffix('s')}_points") for suite in SUITE_IDS)
 HIDDEN_LABEL = {"hidden": "hidden check", "integration": "integration check", "milestone": "milestone check"}
 
 
@@ -182,7 +183,6 @@ def _test(result: TestResult, maximum: float, runner_id: str, number: int | None
 
 
 _EXCEPTION_NAME = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning)|Failed)\b")
-_STUB_FUNCTION = re.compile(r"implement ([A-Za-z_][\w.]{0,100}) -- ")
 VISIBLE_MESSAGE_LIMIT = 2000  # characters of a visible test's message kept in the report
 # Every message a hidden check can show: nothing a submission computes at run time reaches it, so a
 # hidden check cannot carry text out of the sandbox (a test's name, its inputs, a file the code read).
@@ -232,9 +232,9 @@ def _hidden_message(result: TestResult, run: RunResult, defined: frozenset[str])
     if name == "NotImplementedError":
         # Only a name from `known_functions`, fixed before the code ran: a name the code made up at
         # run time could carry anything out.
-        match = _STUB_FUNCTION.search(result.message)
-        known = match is not None and match.group(1) in defined
-        return f"not implemented: {match.group(1)}" if known else "raised NotImplementedError"
+        match = stubgen.STUB_MESSAGE.search(result.message)
+        known = match is not None and match["function"] in defined
+        return f"not implemented: {match['function']}" if known else "raised NotImplementedError"
     if name in ("AssertionError", "Failed") and result.location is None:
         return "wrong values"  # the test's own assertion
     if name in BUILTIN_EXCEPTIONS:

@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from grading import REPO_ROOT, channel, in_master_repository, sandbox
+from grading import channel, import_path_env, sandbox
 from grading.curriculum import GradingSettings
 from grading.pytest_plugin import is_timeout
 from grading.workspace import Canary, Workspace
@@ -113,12 +113,9 @@ def pytest_command(files: list[str], package: Path, settings: GradingSettings, a
 
 def subprocess_env(workspace: Workspace) -> dict[str, str]:
     # No third-party plugin loads by accident; the three the grader needs are named with -p.
-    extra = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "TINYTORCH_HYPOTHESIS_PROFILE": "grading"}
-    if not in_master_repository():
-        # A student template runs the grader as `python -m grading` without installing it, so the
-        # plugin and the probe are found through the folder above grading/. Inside the sandbox
-        # only grading/ itself is mounted there.
-        extra["PYTHONPATH"] = str(REPO_ROOT)
+    # The plugin and the probe are imported by name (inside the sandbox only grading/ itself is
+    # mounted under the folder a template's PYTHONPATH names).
+    extra = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "TINYTORCH_HYPOTHESIS_PROFILE": "grading", **import_path_env()}
     return sandbox.clean_environment(workspace.home, extra)
 
 

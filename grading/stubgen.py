@@ -8,10 +8,20 @@ from __future__ import annotations
 
 import ast
 import difflib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from grading.curriculum import Curriculum
+
+# What a stub raises, and the one pattern that reads it back (the report, `kata test`, the release).
+STUB_MESSAGE = re.compile(r"(?P<owner>[^\n]+?): implement (?P<function>[A-Za-z_][\w.]{0,100}) -- see its docstring")
+
+
+def stub_message(owner: str, function: str) -> str:
+    """"Module 01 (tensor): implement Tensor.__init__ -- see its docstring"."""
+    return f"{owner}: implement {function} -- see its docstring"
+
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
@@ -107,7 +117,7 @@ def stub_source(source: str, where: str, module_label: str, relative: str) -> st
     cursor = 0
     for region in regions:
         out.extend(lines[cursor : region.begin - 1])
-        message = f"{module_label}: implement {region.function} -- see its docstring"
+        message = stub_message(module_label, region.function)
         out.append(f"{region.indent}raise NotImplementedError({message!r})\n")
         cursor = region.end
     out.extend(lines[cursor:])

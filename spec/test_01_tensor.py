@@ -277,11 +277,17 @@ def reduction_axes(ndim):
                      st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True).map(tuple))
 
 
+@st.composite
+def reduction_cases(draw, dtype):
+    """(array of 1-3 dims in `dtype`, an axis argument for it)."""
+    array = draw(float_arrays(min_dims=1, max_dims=3, magnitude=100, dtype=dtype))
+    return array, draw(reduction_axes(array.ndim))
+
+
 @pytest.mark.points(3)
 @given(data=st.data(), dtype=float_dtypes, keepdims=st.booleans())
 def test_sum_matches_the_exact_sum_and_keeps_the_dtype(data, dtype, keepdims):
-    array = data.draw(float_arrays(min_dims=1, max_dims=3, magnitude=100, dtype=dtype))
-    axis = data.draw(reduction_axes(array.ndim))
+    array, axis = data.draw(reduction_cases(dtype))
     result = Tensor(array).sum(axis=axis, keepdims=keepdims)
     # Exact oracle (float64) and the rounding any summation order may make in `dtype`, scaled by
     # sum(|x|): a relative tolerance would wrongly fail correct code when the terms cancel.
@@ -293,8 +299,7 @@ def test_sum_matches_the_exact_sum_and_keeps_the_dtype(data, dtype, keepdims):
 @given(data=st.data(), dtype=float_dtypes, keepdims=st.booleans())
 def test_mean_matches_the_exact_mean_and_keeps_the_dtype(data, dtype, keepdims):
     # "float inputs keep their dtype": a float32 mean must not come back as float64.
-    array = data.draw(float_arrays(min_dims=1, max_dims=3, magnitude=100, dtype=dtype))
-    axis = data.draw(reduction_axes(array.ndim))
+    array, axis = data.draw(reduction_cases(dtype))
     result = Tensor(array).mean(axis=axis, keepdims=keepdims)
     exact = array.astype(np.float64).mean(axis=axis, keepdims=keepdims)
     count = array.size // exact.size
@@ -306,8 +311,7 @@ def test_mean_matches_the_exact_mean_and_keeps_the_dtype(data, dtype, keepdims):
 @pytest.mark.points(2)
 @given(data=st.data(), dtype=float_dtypes, keepdims=st.booleans())
 def test_max_is_exactly_the_largest_element_and_keeps_the_dtype(data, dtype, keepdims):
-    array = data.draw(float_arrays(min_dims=1, max_dims=3, magnitude=100, dtype=dtype))
-    axis = data.draw(reduction_axes(array.ndim))
+    array, axis = data.draw(reduction_cases(dtype))
     result = Tensor(array).max(axis=axis, keepdims=keepdims)
     # choosing an element involves no rounding, so the match is exact
     assert_tensor(result, np.max(array, axis=axis, keepdims=keepdims), dtype=dtype, rtol=0)

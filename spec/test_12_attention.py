@@ -70,6 +70,15 @@ def float64_module(module):
 
 # ---------------------------------------------------------------- strategies
 @st.composite
+def masks_keeping_a_key(draw, shape):
+    """Boolean masks of `shape` (last axis: keys) in which no row blocks every key."""
+    mask = draw(hnp.arrays(np.bool_, shape))
+    keep = draw(hnp.arrays(np.int64, shape[:-1] + (1,), elements=st.integers(0, shape[-1] - 1)))
+    np.put_along_axis(mask, keep, True, axis=-1)
+    return mask
+
+
+@st.composite
 def attention_inputs(draw, masked=None, max_len=5, dtype=np.float64, magnitude=3.0):
     """(q, k, v, mask) with random leading dims, lengths and widths; every mask row keeps a key."""
     leading = draw(hnp.array_shapes(min_dims=0, max_dims=2, min_side=1, max_side=3))
@@ -85,9 +94,7 @@ def attention_inputs(draw, masked=None, max_len=5, dtype=np.float64, magnitude=3
         # any broadcastable shape: maybe drop the leading dims, maybe squeeze some dims to 1
         shape = full if draw(st.booleans()) else (t_q, t_k)
         shape = tuple(1 if draw(st.booleans()) and i < len(shape) - 1 else s for i, s in enumerate(shape))
-        mask = draw(hnp.arrays(np.bool_, shape))
-        keep = draw(hnp.arrays(np.int64, shape[:-1] + (1,), elements=st.integers(0, shape[-1] - 1)))
-        np.put_along_axis(mask, keep, True, axis=-1)  # no row may block every key
+        mask = draw(masks_keeping_a_key(shape))
     return q, k, v, mask
 
 
@@ -151,9 +158,7 @@ def large_score_inputs(draw):
     v = draw(float_arrays(leading + (t_k, draw(st.integers(1, 3))), dtype=dtype, magnitude=3))
     mask = None
     if draw(st.booleans()):
-        mask = draw(hnp.arrays(np.bool_, (t_q, t_k)))
-        keep = draw(hnp.arrays(np.int64, (t_q, 1), elements=st.integers(0, t_k - 1)))
-        np.put_along_axis(mask, keep, True, axis=-1)  # no row may block every key
+        mask = draw(masks_keeping_a_key((t_q, t_k)))
         mask[0, 0] = True  # keep the score that overflows a naive softmax
     return q, k, v, mask
 
@@ -313,15 +318,6 @@ def test_multi_head_matches_numpy_reimplementation(data):
     np.testing.assert_allclose(module.last_attention_weights, expected_weights, rtol=1e-9, atol=1e-12)
 
 
-@st.composite
-def per_example_masks(draw, batch, t, s):
-    """Boolean (B, T, S) masks, drawn independently per example; every query row keeps a key."""
-    mask = draw(hnp.arrays(np.bool_, (batch, t, s)))
-    keep = draw(hnp.arrays(np.int64, (batch, t, 1), elements=st.integers(0, s - 1)))
-    np.put_along_axis(mask, keep, True, axis=-1)
-    return mask
-
-
 @pytest.mark.points(3)
 @settings(max_examples=examples(30))
 @given(data=st.data())
@@ -338,7 +334,7 @@ def test_multi_head_per_example_mask_equals_running_each_example_alone(data):
                                                bias=data.draw(st.booleans())))
     x = data.draw(float_arrays((batch, t, dim), dtype=np.float64, magnitude=2))
     context = data.draw(float_arrays((batch, s, dim), dtype=np.float64, magnitude=2)) if cross else None
-    mask = data.draw(per_example_masks(batch, t, s))
+    mask = data.draw(masks_keeping_a_key((batch, t, s)))
     out = values(module(Tensor(x), context=None if context is None else Tensor(context), mask=mask))
     weights = module.last_attention_weights
     for b in range(batch):
