@@ -204,3 +204,17 @@ def test_a_student_cannot_forge_a_collection_error_from_inside_their_repository(
     (student / ".collect" / "mallory.txt").write_text("=HYPERLINK(...)", encoding="utf-8")
     (student / "COLLECT_ERROR.txt").write_text("not my fault", encoding="utf-8")
     assert roster.collection_error(student) is None
+
+
+# ---------------------------------------------------------------- the command line
+def test_a_closed_output_pipe_ends_kata_quietly():
+    import subprocess
+    import sys
+
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader went away before kata printed anything (`kata lint | head -0`)
+    done = subprocess.run([sys.executable, "-m", "grading", "lint"], cwd=REPO_ROOT, stdout=writer,
+                          stderr=subprocess.PIPE, text=True, timeout=120)
+    os.close(writer)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr
