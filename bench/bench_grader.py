@@ -4,12 +4,15 @@
     integration suite) with --jobs 1 and --jobs 2, wall-clock seconds and the speed-up;
   * the price of the sandbox: the same full grade (--jobs 2) inside bubblewrap and without it
     (KATA_SANDBOX=none), run alternately, median of --repeats each;
+  * the price of the judged mode: the same full grade (--jobs 2, bubblewrap) judged (tests in a
+    trusted process, the submission in a sandboxed worker) and direct (--direct), run alternately,
+    median of --repeats each;
   * `kata regrade` throughput on a roster of N copies of the reference (--jobs 2): submissions
     per minute, and the per-submission wall time it implies.
 Targets on a 2-core machine: a full grade of the reference in under 3 minutes; the sandbox costs at
-most 1.3x in wall time.
+most 1.3x in wall time; judged costs at most 2x direct.
 
-Run:  .venv/bin/python bench/bench_grader.py [--copies 20] [--skip-regrade]
+Run:  .venv/bin/python bench/bench_grader.py [--copies 20] [--skip-regrade] [--modes-only]
 """
 from __future__ import annotations
 
@@ -34,15 +37,19 @@ from grading import report as report_module  # noqa: E402
 from grading.grader import GradeOptions, grade  # noqa: E402
 
 
-def options(jobs: int) -> GradeOptions:
+def options(jobs: int, judged: bool = True) -> GradeOptions:
     return GradeOptions(submission=ROOT / "reference", tests_root=ROOT, reference=ROOT / "reference",
-                        hidden=ROOT / "hidden_tests", jobs=jobs)
+                        hidden=ROOT / "hidden_tests", jobs=jobs, judged=judged)
 
 
-def timed_grade(jobs: int, course) -> tuple[float, dict]:
+def timed_grade(jobs: int, course, judged: bool = True) -> tuple[float, dict]:
     started = time.perf_counter()
-    report = report_module.build(grade(options(jobs), course))
-    return time.perf_counter() - started, report
+    report = report_module.build(grade(options(jobs, judged), course))
+    elapsed = time.perf_counter() - started
+    if report["score"] != report["max_score"]:
+        raise SystemExit(f"the reference scored {report['score']}/{report['max_score']} ({report['mode']}): "
+                         "a benchmark of a failing grade measures nothing")
+    return elapsed, report
 
 
 def timed_grade_isolated(sandboxed: bool, course) -> float:
@@ -81,9 +88,13 @@ def main() -> None:
     parser.add_argument("--skip-regrade", action="store_true")
     parser.add_argument("--repeats", type=int, default=1, help="full grades per isolation setting (alternating)")
     parser.add_argument("--sandbox-only", action="store_true", help="measure only the price of the sandbox")
+    parser.add_argument("--modes-only", action="store_true", help="measure only judged against direct grading")
     args = parser.parse_args()
     course = curriculum_module.load()
     console = Console()
+    if args.modes_only:
+        measure_modes(console, course, args.repeats)
+        return
 
     table = Table(title="kata grade of the reference")
     for column in ("measurement", "wall time", "ratio"):
@@ -111,6 +122,27 @@ def main() -> None:
     console.print(f"target (full grade under 180 s with --jobs 2): {verdict} ({two:.1f} s)")
     verdict = "met" if with_sandbox <= 1.3 * without else "NOT met"
     console.print(f"target (the sandbox costs at most 1.3x): {verdict} ({with_sandbox / without:.2f}x)")
+
+
+def measure_modes(console: Console, course, repeats: int) -> None:
+    """Judged against direct: full grades with --jobs 2 in bubblewrap, alternating."""
+    if not sandbox.isolation().sandboxed:
+        raise SystemExit(f"the modes are compared inside bubblewrap: {sandbox.isolation().reason}")
+    judged, direct = [], []
+    for _ in range(repeats):
+        judged.append(timed_grade(2, course, judged=True)[0])
+        direct.append(timed_grade(2, course, judged=False)[0])
+    table = Table(title="kata grade of the reference: judged against direct (--jobs 2, bubblewrap)")
+    for column in ("mode", "wall time", "ratio"):
+        table.add_column(column, justify="left" if column == "mode" else "right")
+    fast, slow = statistics.median(direct), statistics.median(judged)
+    table.add_row(f"direct: tests and submission in one sandboxed process (median of {repeats})", f"{fast:.1f} s",
+                  "1.00x")
+    table.add_row(f"judged: trusted tests, submission in a sandboxed worker (median of {repeats})", f"{slow:.1f} s",
+                  f"{slow / fast:.2f}x")
+    console.print(table)
+    verdict = "met" if slow <= 2 * fast else "NOT met"
+    console.print(f"target (judged costs at most 2x direct): {verdict} ({slow / fast:.2f}x)")
 
 
 if __name__ == "__main__":

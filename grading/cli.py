@@ -140,6 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--format", choices=("table", "json", "markdown", "github"), default="table",
                        help="what to print (report.json is always written)")
     grade.add_argument("--work-dir", default=None, help="keep the grader's working files under this directory")
+    grade.add_argument("--direct", action="store_true",
+                       help="run the tests in the same process as the submission (faster, full tracebacks; only "
+                            "for code you trust). Default: judged, the submission runs in a sandboxed worker and "
+                            "cannot touch the tests or their verdicts")
     grade.set_defaults(handler=_lazy("cli_grade", "run"))
 
     regrade = commands.add_parser("regrade", help="grade every submission of a roster into a gradebook")
@@ -155,6 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     regrade.add_argument("--course", default=None, help="course schedule file (default: course.toml beside the tooling)")
     regrade.add_argument("--reference", default=None, help="reference solution root (default: reference/)")
     regrade.add_argument("--hidden", default=None, help="hidden tests root (default: hidden_tests/)")
+    regrade.add_argument("--direct", action="store_true",
+                       help="run the tests in the same process as the submission (faster, full tracebacks; only "
+                            "for code you trust). Default: judged, the submission runs in a sandboxed worker and "
+                            "cannot touch the tests or their verdicts")
     regrade.add_argument("--allow-unsandboxed", action="store_true",
                          help="grade even when bubblewrap cannot run here (students' code then runs with your rights)")
     regrade.set_defaults(handler=_lazy("cli_grade", "run_regrade"), submission=None, work_dir=None)

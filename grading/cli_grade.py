@@ -41,7 +41,7 @@ def options_from(args: argparse.Namespace, curriculum: curriculum_module.Curricu
         raise GradeError(str(error)) from None
     return GradeOptions(submission=submission, tests_root=REPO_ROOT, reference=reference, hidden=hidden,
                         modules=modules, jobs=args.jobs, work_dir=Path(args.work_dir) if args.work_dir else None,
-                        course=course)
+                        course=course, judged=not getattr(args, "direct", False))
 
 
 def progress_line(result, done: int, total: int) -> str:

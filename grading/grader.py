@@ -47,6 +47,7 @@ class GradeOptions:
     settings: GradingSettings | None = None  # limits and weights; default: the manifest's [grading] table
     course: Course | None = None  # assigned modules (graded when `modules` is None); default: every built module
     on_run_done: Callable[[RunResult, int, int], None] | None = None  # progress: (result, done, total)
+    judged: bool = True  # tests in a trusted process, the submission in a sandboxed worker (False: --direct)
 
 
 @dataclass
@@ -190,7 +191,7 @@ def _run_all(grading: Grading, plans: list[RunPlan], workspace: Workspace, setti
     with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
         # Longest first: the slowest suites start early, so the parallel jobs finish together.
         ordered = sorted(plans, key=lambda p: -len(p.entries))
-        futures = [pool.submit(runner.execute, plan, workspace, canary, settings) for plan in ordered]
+        futures = [pool.submit(runner.execute, plan, workspace, canary, settings, options.judged) for plan in ordered]
         for done, future in enumerate(as_completed(futures), start=1):
             result = future.result()
             grading.runs[result.plan.run_id] = result

@@ -6,8 +6,10 @@ that is killed mid-test (timeout, memory bomb, `os._exit`) are read back the sam
 the journal holds is known, and a test that started without finishing is the one that ended the
 process. The same journal, from a `--collect-only` run, is the grader's test inventory.
 
-This code runs inside the process that imports student code, so nothing here is trusted by
-itself; the runner checks the canary tests it injects (see grading/runner.py).
+In a direct run this code runs inside the process that imports student code, so nothing here is
+trusted by itself; the runner checks the canary tests it injects (see grading/runner.py). In a
+judged run (`--kata-judged`) the process never imports the submission: `tinytorch` is the proxy
+package (grading/proxy.py) and the submission runs in a sandboxed worker.
 """
 from __future__ import annotations
 
@@ -55,7 +57,7 @@ class Journal:
 
 
 # One graded run is one pytest session in one process; several hooks receive no config object.
-_ACTIVE: dict = {"journal": None, "test_code_running": False}
+_ACTIVE: dict = {"journal": None, "test_code_running": False, "judged": None}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -68,13 +70,36 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="skip the remaining tests once the run has taken this long (0: no budget)")
     group.addoption("--kata-always-run", action="append", default=[], metavar="NODEID",
                     help="a test that runs even when the others are skipped (the grader's canaries)")
+    group.addoption("--kata-judged", metavar="JSON", default=None,
+                    help='judged mode: run the submission (--submission) in a sandboxed worker, with '
+                         '{"memory": bytes, "file": bytes, "processes": n, "call_seconds": s, "writable": [folders]}')
 
 
+@pytest.hookimpl(tryfirst=True)  # before conftest.py decides what `tinytorch` is
 def pytest_configure(config: pytest.Config) -> None:
+    if judged := config.getoption("--kata-judged"):
+        _start_judged(config, json.loads(judged))
     path = config.getoption("--kata-journal")
     if path:
         _ACTIVE["journal"] = Journal(path, config.getoption("--kata-stop-after-timeouts"),
                                      config.getoption("--kata-budget"), config.getoption("--kata-always-run"))
+
+
+def _start_judged(config: pytest.Config, options: dict) -> None:
+    from pathlib import Path
+
+    from grading import proxy, remote, sandbox
+
+    submission = config.getoption("--submission", default=None)
+    if not submission:
+        raise pytest.UsageError("--kata-judged needs --submission (the directory holding tinytorch/)")
+    limits = sandbox.Limits(wall_seconds=0, memory_bytes=int(options["memory"]), file_bytes=int(options["file"]),
+                            max_processes=int(options["processes"]))
+    confinement = remote.Confinement(limits, tuple(Path(p).resolve() for p in options.get("writable", [])))
+    worker = remote.Worker(Path(submission).resolve(), float(options["call_seconds"]), env=dict(os.environ),
+                           confinement=confinement)
+    _ACTIVE["judged"] = proxy.install(worker)
+    config.add_cleanup(worker.close)
 
 
 def _points(item: pytest.Item) -> float:
@@ -127,6 +152,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     journal = _ACTIVE["journal"]
     if journal and item.nodeid not in journal.always_run and (reason := journal.reason_to_skip()):
         pytest.skip(reason)
+    if _ACTIVE["judged"] is not None:
+        _ACTIVE["judged"].new_test()
     _ACTIVE["test_code_running"] = True
 
 

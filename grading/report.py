@@ -88,6 +88,7 @@ def build(grading: Grading) -> dict:
             "jobs": grading.options.jobs,
         },
         "isolation": grading.isolation.as_dict(),
+        "mode": "judged" if grading.options.judged else "direct",
         "course": _course(grading),
         "environment": {"python": platform.python_version(), "platform": platform.platform(),
                         **{name: _version(name) for name in ("numpy", "pytest", "hypothesis")}},

@@ -11,6 +11,7 @@ in-process check can see; the policy scan flags the routes to it.)
 """
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -111,6 +112,23 @@ def pytest_command(files: list[str], package: Path, settings: GradingSettings, a
     return command
 
 
+# A worker call may last the test's own time limit and a little more: pytest-timeout, which reports
+# the test as out of time, fires first; the call's deadline only stops a hang outside a test's phases.
+CALL_GRACE_SECONDS = 5
+
+
+def judged_options(scratch: Path, settings: GradingSettings) -> list[str]:
+    """The pytest options of a judged run: the worker's limits, and a scratch folder (pytest's
+    tmp_path) that the harness and the worker share."""
+    # pytest deletes and re-creates its --basetemp, so the worker gets the folder around it: a
+    # mount of the folder itself would keep showing the deleted one.
+    scratch.mkdir(parents=True, exist_ok=True)
+    worker = {"memory": settings.memory_limit_mib * sandbox.MIB, "file": settings.output_limit_mib * sandbox.MIB,
+              "processes": settings.max_processes, "call_seconds": settings.test_timeout + CALL_GRACE_SECONDS,
+              "writable": [str(scratch)]}
+    return [f"--kata-judged={json.dumps(worker)}", f"--basetemp={scratch / 'pytest'}"]
+
+
 def subprocess_env(workspace: Workspace) -> dict[str, str]:
     # No third-party plugin loads by accident; the three the grader needs are named with -p.
     # The plugin and the probe are imported by name (inside the sandbox only grading/ itself is
@@ -124,22 +142,33 @@ def limits(settings: GradingSettings, wall_seconds: float) -> sandbox.Limits:
                           file_bytes=settings.output_limit_mib * sandbox.MIB, max_processes=settings.max_processes)
 
 
-def secrecy_groups(files: list[str]) -> list[list[str]]:
+def secrecy_groups(files: list[str], judged: bool = False) -> list[list[str]]:
     """Test files split by what they may reveal: the visible spec in one process, hidden suites in
     another. Student code in a visible test's process can then never read a hidden test file, so a
-    visible test's full message cannot carry one out."""
+    visible test's full message cannot carry one out. A judged run needs no split: its worker, the
+    only process running student code, sees the package and nothing of the tests."""
+    if judged:
+        return [list(files)] if files else []
     visible = [f for f in files if not f.startswith("hidden_tests/")]
     hidden = [f for f in files if f.startswith("hidden_tests/")]
     return [group for group in (visible, hidden) if group]
 
 
 def _sandboxed_pytest(workspace: Workspace, folder: Path, files: list[str], package: Path, settings: GradingSettings,
-                      always_run: list[str], collect_only: bool = False) -> tuple["Journal", sandbox.Outcome]:
-    """One pytest process in a sandbox that sees `files` (plus the harness) and `package` only."""
+                      always_run: list[str], collect_only: bool = False,
+                      judged: bool = False) -> tuple["Journal", sandbox.Outcome]:
+    """One pytest process in a sandbox that sees `files` (plus the harness) and `package` only; or,
+    judged, a pytest process that imports no submission code and runs `package` in its own
+    sandboxed worker, which sees the package and the tests' temporary folder only."""
     command = pytest_command(files, package, settings, always_run, collect_only)
     view = sandbox.View(tuple(workspace.test_view(files)) + (package,), workspace.root)
-    outcome = sandbox.run(command, view=view, env=subprocess_env(workspace),
-                          limits=limits(settings, settings.run_timeout), output_path=folder / "output.txt")
+    env = subprocess_env(workspace)
+    if judged:
+        command += judged_options(folder / "tmp", settings)
+        if not sandbox.isolation().sandboxed:
+            env[sandbox.FORCE_NONE_VARIABLE] = "none"  # the worker runs as this grade's other processes do
+    outcome = sandbox.run(command, view=view, env=env, limits=limits(settings, settings.run_timeout),
+                          output_path=folder / "output.txt", confine=not judged)
     (folder / "journal.jsonl").write_bytes(outcome.channel)  # a copy for people to read; never read back
     return parse_journal(outcome), outcome
 
@@ -165,22 +194,23 @@ def collect_inventory(workspace: Workspace, package: Path, files: list[str],
     return entries, errors
 
 
-def execute(plan: RunPlan, workspace: Workspace, canary: Canary, settings: GradingSettings) -> RunResult:
-    """Run one plan (one sandboxed pytest process per secrecy group) and return a result for every
-    entry it owns. A problem in any of its processes (a crash, tampering) discards the whole plan."""
+def execute(plan: RunPlan, workspace: Workspace, canary: Canary, settings: GradingSettings,
+            judged: bool = False) -> RunResult:
+    """Run one plan (one pytest process per secrecy group, direct or judged) and return a result for
+    every entry it owns. A problem in any of its processes (a crash, tampering) discards the whole plan."""
     if plan.blocked:
         return RunResult(plan, [TestResult(e, "not-run", plan.blocked) for e in plan.entries], problem=plan.blocked)
     always_run = [canary.must_pass, canary.must_fail]
     results: dict[str, TestResult] = {}
     problem, duration = "", 0.0
-    for index, group in enumerate(secrecy_groups(plan.files)):
+    for index, group in enumerate(secrecy_groups(plan.files, judged)):
         folder = workspace.run_folder(f"{plan.run_id}-{index}")
         journal, outcome = _sandboxed_pytest(workspace, folder, group + [canary.path], plan.package, settings,
-                                             always_run)
+                                             always_run, judged=judged)
         owned = [entry for entry in plan.entries if entry.path in group]
         part = read_journal(replace(plan, entries=tuple(owned)), journal, canary, outcome, workspace.root)
         results.update((r.entry.nodeid, r) for r in part.results)
-        if part.problem and not is_tampering(part.problem) and group[0].startswith("hidden_tests/"):
+        if part.problem and not is_tampering(part.problem) and group[0].startswith("hidden_tests/") and not judged:
             part.problem = HIDDEN_PROCESS_FAILED  # how it ended (an exit code, say) could carry data out
         problem = problem or part.problem
         duration += outcome.duration

@@ -45,6 +45,7 @@ from pathlib import Path
 MIB = 1024 * 1024
 OUTPUT_TAIL_BYTES = 4000
 CHANNEL_FD = 3  # the descriptor a sandboxed command writes its results to
+NO_CHANNEL = "-"  # the launcher's channel argument for a command that talks over its own descriptors
 CHANNEL_LIMIT = 64 * MIB  # more than this on the channel is not a test journal
 SCRATCH = "/tmp/scratch"  # HOME and TMPDIR inside the sandbox (on its private tmpfs)
 SCRATCH_BYTES = 512 * MIB
@@ -71,6 +72,7 @@ class View:
 
     read_only: tuple[Path, ...]
     workdir: Path
+    writable: tuple[Path, ...] = ()  # folders shared read-write (a judged test's tmp_path)
 
 
 @dataclass(frozen=True)
@@ -242,6 +244,8 @@ def _bwrap_arguments(binary: str, view: View, env: dict[str, str]) -> list[str]:
                   "--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp", "--dir", SCRATCH]
     for path in [*interpreter_paths(), *view.read_only]:
         arguments += ["--ro-bind", str(path), str(path)]
+    for path in view.writable:
+        arguments += ["--bind", str(path), str(path)]
     arguments += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", str(view.workdir)]
     for name, value in {**env, "HOME": SCRATCH, "TMPDIR": SCRATCH}.items():
         arguments += ["--setenv", name, value]
@@ -249,12 +253,14 @@ def _bwrap_arguments(binary: str, view: View, env: dict[str, str]) -> list[str]:
 
 
 # ---------------------------------------------------------------- running
-def run(command: list[str], *, view: View, env: dict[str, str], limits: Limits, output_path: Path) -> Outcome:
+def run(command: list[str], *, view: View, env: dict[str, str], limits: Limits, output_path: Path,
+        confine: bool = True) -> Outcome:
     """Run `command` in a sandbox showing `view`, under `limits`; never raises for anything the
     command does. Its results arrive on descriptor CHANNEL_FD (Outcome.channel); its stdout and
     stderr on a pipe too, copied by the grader into `output_path` (no file of the grader's is
-    ever handed to the command)."""
-    if isolation().sandboxed:
+    ever handed to the command). With confine=False it runs under the limits only, outside
+    bubblewrap: for the judged harness, which runs no submission code and starts its own sandbox."""
+    if confine and isolation().sandboxed:
         command = _bwrap_arguments(shutil.which("bwrap") or "bwrap", view, env) + command
         cwd = Path("/")
     else:
@@ -283,6 +289,22 @@ def run(command: list[str], *, view: View, env: dict[str, str], limits: Limits, 
                    channel.data(), channel.overflow, ending == "too many processes")
 
 
+def spawn(command: list[str], *, view: View, env: dict[str, str], limits: Limits, pass_fds: tuple[int, ...],
+          output: int) -> subprocess.Popen:
+    """Start a long-lived `command` in a sandbox showing `view`, under `limits` except the wall
+    clock (the caller gives each request to it its own deadline and kills it with kill_group).
+    It talks over the inherited descriptors `pass_fds`; stdout and stderr go to `output`."""
+    if isolation().sandboxed:
+        command = _bwrap_arguments(shutil.which("bwrap") or "bwrap", view, env) + command
+        cwd = Path("/")
+    else:
+        cwd = view.workdir
+    launcher = [sys.executable, str(Path(__file__).resolve()), str(limits.memory_bytes), str(limits.file_bytes),
+                NO_CHANNEL, "--"]
+    return subprocess.Popen(launcher + command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=output,
+                            stderr=subprocess.STDOUT, start_new_session=True, pass_fds=pass_fds)
+
+
 def _watch(process: subprocess.Popen, limits: Limits, output: "_PipeReader") -> tuple[int | None, str]:
     """Wait for the process; kill its whole group (and so its sandbox) at the wall-clock, output or
     process-count limit, and after a normal exit too (children may be left behind).
@@ -301,7 +323,7 @@ def _watch(process: subprocess.Popen, limits: Limits, output: "_PipeReader") -> 
             if count_processes(process.pid) > limits.max_processes:
                 return None, "too many processes"
     finally:
-        _kill_group(process)
+        kill_group(process)
 
 
 def count_processes(root: int) -> int:
@@ -323,7 +345,7 @@ def count_processes(root: int) -> int:
     return seen if Path(f"/proc/{root}").exists() else 0
 
 
-def _kill_group(process: subprocess.Popen) -> None:
+def kill_group(process: subprocess.Popen) -> None:
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -372,7 +394,7 @@ def _apply_limits_and_exec(argv: list[str]) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (int(memory_bytes), int(memory_bytes)))
     resource.setrlimit(resource.RLIMIT_FSIZE, (int(file_bytes), int(file_bytes)))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if int(channel) != CHANNEL_FD:
+    if channel != NO_CHANNEL and int(channel) != CHANNEL_FD:
         os.dup2(int(channel), CHANNEL_FD)  # dup2 makes the copy inheritable
         os.close(int(channel))
     os.execv(command[0], command)

@@ -10,10 +10,14 @@ reader that sees a larger length gives up before reading the body. The body is
     u32 length of the header | header: UTF-8 JSON | u32 count | count x (u64 length | .npy bytes)
 
 The header is the message with every array replaced by {"$array": i}, the index of its .npy
-blob; `.npy` blobs are read by NumPy with allow_pickle=False and must hold a numeric or boolean
+blob; `.npy` blobs (format version 1.0, written and read here by NUMPY_HEADER, a strict parser that
+accepts a numeric or boolean dtype and nothing else, so no pickle can ever be read) must hold a numeric or boolean
 dtype. What crosses by value: None, bool, int, float (NaN and the infinities too), str, NumPy
-arrays of numbers or booleans, and tuples, lists and str-keyed dicts of those; anything else crosses as a Handle
-(an integer naming an object that stays in the worker).
+arrays of numbers or booleans (a NumPy scalar stays a scalar of its dtype), NumPy dtypes and the types
+used as dtypes (np.float32, float, ...), slices and Ellipsis (for indexing), file system paths, and
+tuples, lists and str-keyed dicts of those. Anything else crosses by reference: a Handle names an object that
+stays in the worker (with the kind of object the worker says it is), a Callback names a function or
+object that stays in the harness (a test's callback, or a method of a class a test defined).
 """
 from __future__ import annotations
 
@@ -21,10 +25,12 @@ import io
 import json
 import math
 import os
+import re
 import select
 import struct
 import time
 from dataclasses import dataclass
+from pathlib import Path, PurePath
 
 import numpy as np
 
@@ -32,10 +38,12 @@ MAX_FRAME_BYTES = 256 * 1024 * 1024  # one frame, arrays included
 MAX_HEADER_BYTES = 4 * 1024 * 1024
 MAX_ARRAYS = 1024  # arrays in one message
 MAX_DEPTH = 32  # nesting of tuples, lists and dicts
+MAX_KIND_LENGTH = 300  # the kind label of a Handle
 ARRAY_KINDS = "biufc"  # bool, signed, unsigned, float, complex: no objects, strings or void records
 _LENGTH = struct.Struct(">I")
 _BLOB_LENGTH = struct.Struct(">Q")
 _FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+_BUILTIN_TYPES = {"float": float, "int": int, "bool": bool, "complex": complex}
 
 
 class WireError(ValueError):
@@ -48,21 +56,51 @@ class WireTimeout(WireError):
 
 @dataclass(frozen=True)
 class Handle:
-    """An object that stays in the worker, named by a number the worker chose."""
+    """An object that stays in the worker, named by a number the worker chose; `kind` is what the
+    worker says it is ("api:tinytorch.core.tensor.Tensor", "test:3", "class:..." or "" for anything else)."""
+
+    id: int
+    kind: str = ""
+
+
+@dataclass(frozen=True)
+class Callback:
+    """A function or object that stays in the harness, named by a number the harness chose."""
 
     id: int
 
 
 # ---------------------------------------------------------------------------- values <-> header + blobs
+def crosses_by_value(value) -> bool:
+    """Whether a single (non-container) value crosses as itself: None, bool, int, float, str, a
+    path, or a NumPy array or scalar of numbers or booleans. A subclass crosses as its plain value
+    (what int(), str() or the array's buffer say), never with its own methods."""
+    if value is None or value is Ellipsis or isinstance(value, (bool, int, float, str, PurePath, slice)):
+        return True
+    if isinstance(value, np.dtype):
+        return value.kind in ARRAY_KINDS
+    if isinstance(value, type):
+        return _type_name(value) is not None
+    return isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in ARRAY_KINDS
+
+
+def _type_name(cls: type) -> str | None:
+    """"float" for float, "numpy.float32" for np.float32; None for any other class."""
+    if any(cls is builtin for builtin in _BUILTIN_TYPES.values()):
+        return cls.__name__
+    if issubclass(cls, np.generic) and cls is not np.generic and np.dtype(cls).kind in ARRAY_KINDS \
+            and np.dtype(cls).type is cls:
+        return f"numpy.{np.dtype(cls).name}"
+    return None
+
+
 def encode(message) -> bytes:
     """The frame body for a message (see the module docstring); TypeError for what cannot cross."""
     arrays: list[np.ndarray] = []
     header = json.dumps(_to_json(message, arrays, 0), separators=(",", ":"), allow_nan=False).encode("utf-8")
     parts = [_LENGTH.pack(len(header)), header, _LENGTH.pack(len(arrays))]
     for array in arrays:
-        buffer = io.BytesIO()
-        np.save(buffer, array, allow_pickle=False)
-        blob = buffer.getvalue()
+        blob = npy_bytes(array)
         parts += [_BLOB_LENGTH.pack(len(blob)), blob]
     body = b"".join(parts)
     if len(body) > MAX_FRAME_BYTES:
@@ -70,9 +108,23 @@ def encode(message) -> bytes:
     return body
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def _to_json(value, arrays: list[np.ndarray], depth: int):
     if depth > MAX_DEPTH:
         raise WireError(f"message nested deeper than {MAX_DEPTH} levels")
+    kind = type(value)  # exact types first: every request and answer goes through here
+    if kind in _PLAIN:
+        return value
+    if kind is dict and all(type(key) is str for key in value):
+        return {"$dict": [[key, _to_json(v, arrays, depth + 1)] for key, v in value.items()]}
+    if kind is list:
+        return [_to_json(v, arrays, depth + 1) for v in value]
+    if kind is Handle:
+        return {"$handle": [value.id, value.kind] if value.kind else value.id}
+    if isinstance(value, np.generic) and value.dtype.kind in ARRAY_KINDS:  # before float: np.float64 is one
+        return {"$scalar": _to_json(np.asarray(value), arrays, depth)["$array"]}
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, int):
@@ -81,16 +133,28 @@ def _to_json(value, arrays: list[np.ndarray], depth: int):
         return value if math.isfinite(value) else {"$float": "nan" if math.isnan(value) else
                                                    ("inf" if value > 0 else "-inf")}
     if isinstance(value, Handle):
-        return {"$handle": value.id}
+        return {"$handle": [value.id, value.kind] if value.kind else value.id}
+    if isinstance(value, Callback):
+        return {"$callback": value.id}
+    if isinstance(value, PurePath):
+        return {"$path": str(value)}
+    if value is Ellipsis:
+        return {"$ellipsis": 0}
+    if isinstance(value, slice):
+        return {"$slice": [_to_json(part, arrays, depth + 1) for part in (value.start, value.stop, value.step)]}
+    if isinstance(value, np.dtype):
+        if value.kind not in ARRAY_KINDS:
+            raise TypeError(f"dtype {value} cannot cross (numbers and booleans only)")
+        return {"$dtype": value.str}
+    if isinstance(value, type) and _type_name(value) is not None:
+        return {"$type": _type_name(value)}
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in ARRAY_KINDS:
             raise TypeError(f"arrays of dtype {value.dtype} cannot cross (numbers and booleans only)")
         if len(arrays) >= MAX_ARRAYS:
             raise WireError(f"more than {MAX_ARRAYS} arrays in one message")
-        arrays.append(value)
+        arrays.append(np.asarray(value))  # a subclass crosses as its plain array
         return {"$array": len(arrays) - 1}
-    if isinstance(value, np.generic) and value.dtype.kind in ARRAY_KINDS:
-        return _to_json(np.asarray(value), arrays, depth)  # a NumPy scalar crosses as a 0-d array
     if isinstance(value, tuple):
         return {"$tuple": [_to_json(v, arrays, depth + 1) for v in value]}
     if isinstance(value, list):
@@ -148,18 +212,50 @@ def _no_constants(name: str):
 
 def _array(blob: bytes, index: int) -> np.ndarray:
     try:
-        array = np.load(io.BytesIO(blob), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:  # a pickled object array raises ValueError here
+        return npy_array(blob)
+    except ValueError as error:
         raise WireError(f"array {index} is not a plain .npy array: {error}") from None
-    if not isinstance(array, np.ndarray) or array.dtype.kind not in ARRAY_KINDS:
-        raise WireError(f"array {index} has dtype {getattr(array, 'dtype', '?')}; numbers and booleans only")
-    return array
+
+
+# ---------------------------------------------------------------------------- .npy, the strict subset
+# NumPy's own reader parses the header with ast.literal_eval (slow for a channel that carries
+# hundreds of thousands of small arrays per grade); this one accepts exactly the headers NumPy
+# writes for a C-ordered array of a plain numeric or boolean dtype.
+NPY_MAGIC = b"\x93NUMPY\x01\x00"
+NUMPY_HEADER = re.compile(rb"\{'descr': '([<>|=]?[biufc]\d{1,2})', 'fortran_order': False, "
+                          rb"'shape': \(((?:\d{1,12}, ?)*(?:\d{1,12})?)\), \} *\n")
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    """An array in .npy format 1.0 (what np.save writes, for a C-ordered copy)."""
+    array = np.asarray(array, order="C")  # (np.ascontiguousarray would turn a 0-d array into 1-d)
+    shape = f"{array.shape[0]}," if array.ndim == 1 else ", ".join(str(n) for n in array.shape)
+    header = f"{{'descr': '{array.dtype.str}', 'fortran_order': False, 'shape': ({shape}), }}"
+    padding = 64 - (len(NPY_MAGIC) + 2 + len(header) + 1) % 64
+    text = (header + " " * (padding % 64) + "\n").encode("latin-1")
+    return NPY_MAGIC + struct.pack("<H", len(text)) + text + array.tobytes()
+
+
+def npy_array(blob: bytes) -> np.ndarray:
+    """The array in a .npy blob that npy_bytes (or np.save) wrote; ValueError for anything else."""
+    if blob[:8] != NPY_MAGIC or len(blob) < 10:
+        raise ValueError("not .npy format version 1.0")
+    (header_length,) = struct.unpack("<H", blob[8:10])
+    match = NUMPY_HEADER.fullmatch(blob[10:10 + header_length])
+    if match is None:
+        raise ValueError("its header is not a plain numeric or boolean dtype in C order")
+    dtype = np.dtype(match.group(1).decode())
+    shape = tuple(int(n) for n in match.group(2).decode().replace(" ", "").split(",") if n)
+    data = blob[10 + header_length:]
+    if len(data) != dtype.itemsize * math.prod(shape):
+        raise ValueError(f"{len(data)} data bytes for shape {shape} of {dtype}")
+    return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
 
 
 def _from_json(value, arrays: list[np.ndarray], used: set[int], depth: int):
     if depth > MAX_DEPTH:
         raise WireError(f"header nested deeper than {MAX_DEPTH} levels")
-    if value is None or isinstance(value, (bool, str, int, float)):
+    if type(value) in _PLAIN or type(value) is float:
         return value
     if isinstance(value, list):
         return [_from_json(v, arrays, used, depth + 1) for v in value]
@@ -169,8 +265,31 @@ def _from_json(value, arrays: list[np.ndarray], used: set[int], depth: int):
     if tag == "$array" and _index(content) and content < len(arrays):
         used.add(content)
         return arrays[content]
+    if tag == "$scalar" and _index(content) and content < len(arrays) and arrays[content].ndim == 0:
+        used.add(content)
+        return arrays[content][()]
     if tag == "$handle" and _index(content):
         return Handle(content)
+    if tag == "$handle" and isinstance(content, list) and len(content) == 2 and _index(content[0]) and \
+            isinstance(content[1], str) and 0 < len(content[1]) <= MAX_KIND_LENGTH:
+        return Handle(content[0], content[1])
+    if tag == "$callback" and _index(content):
+        return Callback(content)
+    if tag == "$path" and isinstance(content, str) and "\0" not in content:
+        return Path(content)
+    if tag == "$ellipsis" and content == 0:
+        return Ellipsis
+    if tag == "$slice" and isinstance(content, list) and len(content) == 3:
+        parts = [_from_json(part, arrays, used, depth + 1) for part in content]
+        if all(part is None or (isinstance(part, int) and not isinstance(part, bool)) for part in parts):
+            return slice(*parts)
+    if tag == "$dtype" and isinstance(content, str):
+        return _dtype(content)
+    if tag == "$type" and isinstance(content, str):
+        if content in _BUILTIN_TYPES:
+            return _BUILTIN_TYPES[content]
+        if content.startswith("numpy."):
+            return _dtype(content.removeprefix("numpy.")).type
     if tag == "$float" and content in _FLOATS:
         return _FLOATS[content]
     if tag == "$tuple" and isinstance(content, list):
@@ -179,6 +298,19 @@ def _from_json(value, arrays: list[np.ndarray], used: set[int], depth: int):
             isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str) for pair in content):
         return {key: _from_json(v, arrays, used, depth + 1) for key, v in content}
     raise WireError(f"unknown or malformed tag {tag!r} with {str(content)[:80]}")
+
+
+def _dtype(name: str) -> np.dtype:
+    """A dtype by name, for plain numeric and boolean dtypes only (no records, objects or strings)."""
+    if len(name) > 16 or not name.replace("<", "").replace(">", "").replace("|", "").replace("=", "").isalnum():
+        raise WireError(f"malformed dtype name {name[:20]!r}")
+    try:
+        dtype = np.dtype(name)
+    except TypeError:
+        raise WireError(f"unknown dtype {name!r}") from None
+    if dtype.kind not in ARRAY_KINDS:
+        raise WireError(f"dtype {name!r} is not a number or boolean dtype")
+    return dtype
 
 
 def _index(value) -> bool:
@@ -197,26 +329,39 @@ def write_frame(fd: int, body: bytes) -> None:
 
 def read_frame(fd: int, deadline: float) -> bytes:
     """One frame's body from `fd`, or WireTimeout once time.monotonic() passes `deadline`, or
-    WireError when the peer closes mid-frame or announces more than MAX_FRAME_BYTES."""
-    length = _LENGTH.unpack(_read_exactly(fd, _LENGTH.size, deadline))[0]
+    WireError when the peer closes mid-frame, announces more than MAX_FRAME_BYTES, or sends more
+    than one frame at once (the protocol alternates: a peer speaks only after it was answered)."""
+    first = _read_some(fd, 1 << 16, deadline, 0, _LENGTH.size)
+    while len(first) < _LENGTH.size:
+        first += _read_some(fd, _LENGTH.size - len(first), deadline, len(first), _LENGTH.size)
+    length = _LENGTH.unpack(first[:_LENGTH.size])[0]
     if length > MAX_FRAME_BYTES:
         raise WireError(f"peer announced a frame of {length} bytes; the limit is {MAX_FRAME_BYTES}")
-    return _read_exactly(fd, length, deadline)
+    body = first[_LENGTH.size:]
+    if len(body) > length:
+        raise WireError(f"{len(body) - length} bytes beyond the frame: the peer spoke out of turn")
+    return body + _read_exactly(fd, length - len(body), deadline, len(body), length) if len(body) < length else body
 
 
-def _read_exactly(fd: int, count: int, deadline: float) -> bytes:
+def _read_some(fd: int, most: int, deadline: float, have: int, want: int) -> bytes:
+    """Up to `most` bytes, waiting at most until `deadline` (no select when there is none)."""
+    if not math.isinf(deadline):
+        remaining = deadline - time.monotonic()
+        ready = remaining > 0 and select.select([fd], [], [], remaining)[0]
+        if not ready:
+            raise WireTimeout(f"no complete frame before the deadline ({have} of {want} bytes)")
+    chunk = os.read(fd, most)
+    if not chunk:
+        raise WireError(f"peer closed the channel after {have} of {want} bytes")
+    return chunk
+
+
+def _read_exactly(fd: int, count: int, deadline: float, have: int = 0, want: int = 0) -> bytes:
+    """`count` more bytes of a frame body of `want` bytes, `have` of which were read before."""
     chunks: list[bytes] = []
     missing = count
     while missing:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise WireTimeout(f"no complete frame before the deadline ({count - missing} of {count} bytes)")
-        ready, _, _ = select.select([fd], [], [], None if math.isinf(remaining) else remaining)
-        if not ready:
-            continue
-        chunk = os.read(fd, min(missing, 1 << 20))
-        if not chunk:
-            raise WireError(f"peer closed the channel after {count - missing} of {count} bytes")
+        chunk = _read_some(fd, min(missing, 1 << 20), deadline, have + count - missing, want or count)
         chunks.append(chunk)
         missing -= len(chunk)
     return b"".join(chunks)

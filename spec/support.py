@@ -29,6 +29,19 @@ def values(tensor) -> np.ndarray:
     return data
 
 
+def data_object(tensor):
+    """The object behind `tensor.data`, for identity checks (`data_object(t) is before`): the array
+    itself, or in a judged grade a reference to the array in the submission's process (reading
+    `.data` there gives a copy, which is never the same object twice)."""
+    import tinytorch
+
+    if getattr(tinytorch, "__kata_judged__", False):
+        from grading.proxy import reference_to
+
+        return reference_to(tensor, "data")
+    return values(tensor)
+
+
 def assert_tensor(tensor, expected, *, rtol: float = 1e-6, atol: float = 0.0, dtype=None) -> None:
     """Assert a Tensor holds `expected` (shape, optional dtype, values within tolerance)."""
     got = values(tensor)
@@ -210,9 +223,10 @@ def check_gradients(fn, *arrays, rtol: float = 1e-5, atol: float = 1e-6, seed: i
     out = fn(*inputs)
     weights = np.random.default_rng(seed).normal(size=values(out).shape)
     (out * Tensor(weights)).sum().backward()
+    constants = [Tensor(a) for a in arrays]  # the operands not being varied, made once
     for position in differentiable if differentiable is not None else range(len(arrays)):
         def scalar(x, position=position):
-            operands = [Tensor(x if j == position else arrays[j]) for j in range(len(arrays))]
+            operands = [Tensor(x) if j == position else constants[j] for j in range(len(arrays))]
             return float((values(fn(*operands)).astype(np.float64) * weights).sum())
 
         numeric = numerical_gradient(scalar, arrays[position])
@@ -230,6 +244,10 @@ def run_fresh_python(code: str, timeout: float = 60):
 
     import tinytorch
 
+    if getattr(tinytorch, "__kata_judged__", False):  # a judged grade: start it beside the submission's process
+        from grading.proxy import run_fresh_python as beside_the_submission
+
+        return beside_the_submission(code, timeout)
     root = Path(tinytorch.__file__).resolve().parent.parent
     return subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=timeout,
                           env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1"})

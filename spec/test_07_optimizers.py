@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from spec.support import assert_tensor, float_arrays, values
+from spec.support import assert_tensor, data_object, float_arrays, values
 from tinytorch.core.autograd import enable_autograd
 from tinytorch.core.layers import Linear
 from tinytorch.core.optimizers import SGD, Adam, AdamW
@@ -177,11 +177,11 @@ def test_state_bytes_show_the_memory_cost_of_each_optimizer():
 
 def test_updates_are_in_place():
     param = Tensor(np.ones(3), requires_grad=True)
-    storage = values(param)
+    storage = data_object(param)
     param.grad = Tensor(np.ones(3))
     SGD([param], lr=0.5).step()
-    assert values(param) is storage, "step() must update param.data in place"
-    np.testing.assert_allclose(storage, 0.5)
+    assert data_object(param) is storage, "step() must update param.data in place"
+    np.testing.assert_allclose(values(param), 0.5)  # the same array, now holding the new values
 
 
 def test_parameters_without_gradient_are_skipped():

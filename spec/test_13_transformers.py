@@ -74,27 +74,27 @@ def check_module_gradients(module, forward, x=None, *, rtol=1e-5, atol=1e-7, see
     weights = np.random.default_rng(seed).normal(size=values(out).shape)
     (out * Tensor(weights)).sum().backward()
 
-    def scalar():
-        with no_grad():
-            inputs = None if x is None else Tensor(np.array(x, dtype=np.float64))
-            return float((values(forward(inputs)) * weights).sum())
+    def scalar(inputs):
+        return float((values(forward(inputs)) * weights).sum())
 
+    numeric = {}
+    with no_grad():  # one block around every evaluation: only forward values are needed
+        fixed_input = None if x is None else Tensor(np.array(x, dtype=np.float64))
+        for name, parameter in module.named_parameters():
+            original = values(parameter).copy()
+
+            def at(value, parameter=parameter):
+                parameter.data = value
+                return scalar(fixed_input)
+
+            numeric[name] = numerical_gradient(at, original)
+            parameter.data = original
+        if x is not None:
+            numeric["input"] = numerical_gradient(lambda value: scalar(Tensor(value)), np.array(x, dtype=np.float64))
     for name, parameter in module.named_parameters():
-        original = values(parameter).copy()
-
-        def at(value, parameter=parameter):
-            parameter.data = value
-            return scalar()
-
-        numeric = numerical_gradient(at, original)
-        parameter.data = original
-        assert_gradients_close(parameter.grad, numeric, rtol=rtol, atol=atol, name=name)
+        assert_gradients_close(parameter.grad, numeric[name], rtol=rtol, atol=atol, name=name)
     if x is not None:
-        def at_input(value):
-            with no_grad():
-                return float((values(forward(Tensor(value))) * weights).sum())
-
-        assert_gradients_close(x_tensor.grad, numerical_gradient(at_input, np.array(x, dtype=np.float64)),
+        assert_gradients_close(x_tensor.grad, numeric["input"],
                                rtol=rtol, atol=atol, name="input")
 
 

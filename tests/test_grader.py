@@ -45,9 +45,12 @@ def submission(tmp_path: Path, source: Path = REPO_ROOT / "reference", **files: 
     return root
 
 
-def graded(root: Path, modules=(7,), **overrides) -> dict:
+def graded(root: Path, modules=(7,), judged: bool = False, **overrides) -> dict:
+    """A grade of `root` with the FAST limits; direct unless judged (tests/test_judged_grading.py
+    grades in judged mode: this file and the attack files test the direct mode's own defences)."""
     options = GradeOptions(submission=root, tests_root=REPO_ROOT, reference=REPO_ROOT / "reference",
-                           hidden=REPO_ROOT / "hidden_tests", modules=list(modules), jobs=2, settings=FAST)
+                           hidden=REPO_ROOT / "hidden_tests", modules=list(modules), jobs=2, settings=FAST,
+                           judged=judged)
     for key, value in overrides.items():
         setattr(options, key, value)
     report = report_module.build(grade(options, COURSE))

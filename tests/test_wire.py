@@ -10,6 +10,7 @@ import re
 import struct
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from hypothesis import given, strategies as st
 from hypothesis.extra import numpy as hnp
 
 from grading import wire
-from grading.wire import Handle, WireError, WireTimeout
+from grading.wire import Callback, Handle, WireError, WireTimeout
 
 LENGTH, BLOB = struct.Struct(">I"), struct.Struct(">Q")
 
@@ -40,7 +41,11 @@ def npy(array: np.ndarray, allow_pickle: bool = False) -> bytes:
 scalars = st.none() | st.booleans() | st.integers(-(2 ** 63), 2 ** 63) | st.floats(allow_nan=False) | st.text(max_size=20)
 arrays = hnp.arrays(st.sampled_from([np.float32, np.float64, np.int64, np.int8, np.bool_, np.complex128]),
                     hnp.array_shapes(min_dims=0, max_dims=3, max_side=4))
-values = st.recursive(scalars | arrays | st.builds(Handle, st.integers(0, 2 ** 31 - 1)),
+references = (st.builds(Handle, st.integers(0, 2 ** 31 - 1))
+              | st.builds(Handle, st.integers(0, 2 ** 31 - 1), st.sampled_from(["api:tinytorch.core.tensor.Tensor", "test:3"]))
+              | st.builds(Callback, st.integers(0, 2 ** 31 - 1)) | st.builds(Path, st.sampled_from(["/tmp/a.npz", "rel/b"])))
+numpy_scalars = st.builds(lambda v, t: t(v), st.integers(-100, 100), st.sampled_from([np.float32, np.float64, np.int64, np.bool_]))
+values = st.recursive(scalars | arrays | references | numpy_scalars,
                       lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
                       | st.dictionaries(st.text(max_size=5), inner, max_size=4), max_leaves=12)
 
@@ -67,9 +72,23 @@ def test_every_value_that_may_cross_comes_back_the_same(value):
 
 
 def test_non_finite_floats_and_numpy_scalars_cross():
-    got = wire.decode(wire.encode([math.inf, -math.inf, math.nan, np.float32(1.5)]))
+    got = wire.decode(wire.encode([math.inf, -math.inf, math.nan, np.float32(1.5), np.asarray(2.5)]))
     assert got[:2] == [math.inf, -math.inf] and math.isnan(got[2])
-    assert isinstance(got[3], np.ndarray) and got[3].dtype == np.float32 and got[3].shape == () and got[3] == 1.5
+    assert type(got[3]) is np.float32 and got[3] == 1.5  # a NumPy scalar stays a scalar
+    assert type(got[4]) is np.ndarray and got[4].shape == () and got[4] == 2.5  # a 0-d array stays an array
+
+
+@pytest.mark.parametrize("header, message", [
+    ({"$scalar": 0}, "unknown or malformed tag '$scalar'"),  # the array it names is not 0-d
+    ({"$handle": [1, ""]}, "unknown or malformed tag '$handle'"),
+    ({"$handle": [1, "k" * 301]}, "unknown or malformed tag '$handle'"),
+    ({"$callback": -1}, "unknown or malformed tag '$callback'"),
+    ({"$path": "a\0b"}, "unknown or malformed tag '$path'"),
+], ids=["scalar-of-a-vector", "empty-kind", "long-kind", "negative-callback", "nul-in-path"])
+def test_malformed_references_are_refused(header, message):
+    blobs = [npy(np.zeros(2))] if "$scalar" in header else []
+    with pytest.raises(WireError, match=re.escape(message)):
+        wire.decode(body(json.dumps(header).encode(), blobs))
 
 
 @pytest.mark.parametrize("value, message", [
@@ -115,7 +134,12 @@ MALFORMED = {
     "too-many-arrays": (LENGTH.pack(4) + b"null" + LENGTH.pack(wire.MAX_ARRAYS + 1), "1025 arrays in one message"),
     "huge-header": (LENGTH.pack(wire.MAX_HEADER_BYTES + 1), "header of 4194305 bytes exceeds 4194304"),
     "not-npy": (body(b'{"$array": 0}', [b"not an npy file"]), "array 0 is not a plain .npy array"),
-    "string-array": (body(b'{"$array": 0}', [npy(np.array(["text"]))]), "array 0 has dtype <U4"),
+    "string-array": (body(b'{"$array": 0}', [npy(np.array(["text"]))]),
+                     "array 0 is not a plain .npy array: its header is not a plain numeric or boolean dtype"),
+    "fortran-order": (body(b'{"$array": 0}', [npy(np.asfortranarray(np.ones((2, 3))))]),
+                      "its header is not a plain numeric or boolean dtype in C order"),
+    "short-data": (body(b'{"$array": 0}', [npy(np.ones(4))[:-8]]), "24 data bytes for shape (4,) of float64"),
+    "npy-version-2": (body(b'{"$array": 0}', [b"\x93NUMPY\x02\x00" + npy(np.ones(1))[8:]]), "not .npy format version 1.0"),
 }
 
 
