@@ -75,6 +75,10 @@ print(json.dumps(out))
 '''
 
 
+class ApiError(RuntimeError):
+    """The reference could not be imported to read its API."""
+
+
 @dataclass(frozen=True)
 class ClassSpec:
     bases: tuple[str, ...]
@@ -99,7 +103,7 @@ def introspect(reference_root: Path, package: str) -> dict:
     done = subprocess.run([sys.executable, "-c", _INTROSPECT, str(reference_root), package], capture_output=True,
                           text=True, timeout=120)
     if done.returncode != 0:
-        raise RuntimeError(f"reading the reference's API failed:\n{done.stderr[-2000:]}")
+        raise ApiError(f"reading the reference's API failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout)
 
 

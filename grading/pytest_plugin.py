@@ -72,7 +72,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="a test that runs even when the others are skipped (the grader's canaries)")
     group.addoption("--kata-judged", metavar="JSON", default=None,
                     help='judged mode: run the submission (--submission) in a sandboxed worker, with '
-                         '{"memory": bytes, "file": bytes, "processes": n, "call_seconds": s, "writable": [folders]}')
+                         '{"memory": bytes, "file": bytes, "processes": n, "call_seconds": s, "writable": [folders], '
+                         '"cpu": n or null}')
 
 
 @pytest.hookimpl(tryfirst=True)  # before conftest.py decides what `tinytorch` is
@@ -90,6 +91,8 @@ def _start_judged(config: pytest.Config, options: dict) -> None:
 
     from grading import proxy, remote, sandbox
 
+    if options.get("cpu") is not None:
+        os.sched_setaffinity(0, {int(options["cpu"])})  # the worker, started from here, inherits it
     submission = config.getoption("--submission", default=None)
     if not submission:
         raise pytest.UsageError("--kata-judged needs --submission (the directory holding tinytorch/)")

@@ -12,7 +12,9 @@ in-process check can see; the policy scan flags the routes to it.)
 from __future__ import annotations
 
 import json
+import os
 import sys
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -117,15 +119,39 @@ def pytest_command(files: list[str], package: Path, settings: GradingSettings, a
 CALL_GRACE_SECONDS = 5
 
 
-def judged_options(scratch: Path, settings: GradingSettings) -> list[str]:
-    """The pytest options of a judged run: the worker's limits, and a scratch folder (pytest's
-    tmp_path) that the harness and the worker share."""
+class CpuSlots:
+    """Hands each judged run the CPU with the fewest runs on it. A judged run is two processes that
+    take turns (the tests wait while the worker computes, and back): on one CPU a turn costs a
+    context switch, across two CPUs of a virtual machine an inter-processor interrupt, several
+    times slower."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._load = dict.fromkeys(sorted(os.sched_getaffinity(0)), 0)
+
+    def take(self) -> int:
+        with self._lock:
+            cpu = min(self._load, key=lambda c: (self._load[c], c))
+            self._load[cpu] += 1
+            return cpu
+
+    def give_back(self, cpu: int) -> None:
+        with self._lock:
+            self._load[cpu] -= 1
+
+
+CPU_SLOTS = CpuSlots()
+
+
+def judged_options(scratch: Path, settings: GradingSettings, cpu: int | None = None) -> list[str]:
+    """The pytest options of a judged run: the worker's limits, the CPU the run keeps to (with its
+    worker), and a scratch folder (pytest's tmp_path) that the harness and the worker share."""
     # pytest deletes and re-creates its --basetemp, so the worker gets the folder around it: a
     # mount of the folder itself would keep showing the deleted one.
     scratch.mkdir(parents=True, exist_ok=True)
     worker = {"memory": settings.memory_limit_mib * sandbox.MIB, "file": settings.output_limit_mib * sandbox.MIB,
               "processes": settings.max_processes, "call_seconds": settings.test_timeout + CALL_GRACE_SECONDS,
-              "writable": [str(scratch)]}
+              "writable": [str(scratch)], "cpu": cpu}
     return [f"--kata-judged={json.dumps(worker)}", f"--basetemp={scratch / 'pytest'}"]
 
 
@@ -163,12 +189,17 @@ def _sandboxed_pytest(workspace: Workspace, folder: Path, files: list[str], pack
     command = pytest_command(files, package, settings, always_run, collect_only)
     view = sandbox.View(tuple(workspace.test_view(files)) + (package,), workspace.root)
     env = subprocess_env(workspace)
+    cpu = CPU_SLOTS.take() if judged else None
     if judged:
-        command += judged_options(folder / "tmp", settings)
+        command += judged_options(folder / "tmp", settings, cpu)
         if not sandbox.isolation().sandboxed:
             env[sandbox.FORCE_NONE_VARIABLE] = "none"  # the worker runs as this grade's other processes do
-    outcome = sandbox.run(command, view=view, env=env, limits=limits(settings, settings.run_timeout),
-                          output_path=folder / "output.txt", confine=not judged)
+    try:
+        outcome = sandbox.run(command, view=view, env=env, limits=limits(settings, settings.run_timeout),
+                              output_path=folder / "output.txt", confine=not judged)
+    finally:
+        if cpu is not None:
+            CPU_SLOTS.give_back(cpu)
     (folder / "journal.jsonl").write_bytes(outcome.channel)  # a copy for people to read; never read back
     return parse_journal(outcome), outcome
 

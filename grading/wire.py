@@ -255,49 +255,86 @@ def npy_array(blob: bytes) -> np.ndarray:
 def _from_json(value, arrays: list[np.ndarray], used: set[int], depth: int):
     if depth > MAX_DEPTH:
         raise WireError(f"header nested deeper than {MAX_DEPTH} levels")
-    if type(value) in _PLAIN or type(value) is float:
+    kind = type(value)
+    if kind in _PLAIN or kind is float:
         return value
-    if isinstance(value, list):
+    if kind is list:
         return [_from_json(v, arrays, used, depth + 1) for v in value]
-    if not isinstance(value, dict) or len(value) != 1:
+    if kind is not dict or len(value) != 1:
         raise WireError(f"expected a tagged object like {{\"$tuple\": [...]}}, found {str(value)[:80]}")
     (tag, content), = value.items()
-    if tag == "$array" and _index(content) and content < len(arrays):
-        used.add(content)
-        return arrays[content]
-    if tag == "$scalar" and _index(content) and content < len(arrays) and arrays[content].ndim == 0:
-        used.add(content)
-        return arrays[content][()]
-    if tag == "$handle" and _index(content):
+    decoder = _TAGS.get(tag)
+    decoded = decoder(content, arrays, used, depth) if decoder is not None else _MALFORMED
+    if decoded is _MALFORMED:
+        raise WireError(f"unknown or malformed tag {tag!r} with {str(content)[:80]}")
+    return decoded
+
+
+_MALFORMED = object()  # what a tag's decoder returns for content that does not fit the tag
+
+
+def _array_tag(content, arrays, used, depth):
+    if not (_index(content) and content < len(arrays)):
+        return _MALFORMED
+    used.add(content)
+    return arrays[content]
+
+
+def _scalar_tag(content, arrays, used, depth):
+    if not (_index(content) and content < len(arrays) and arrays[content].ndim == 0):
+        return _MALFORMED
+    used.add(content)
+    return arrays[content][()]
+
+
+def _handle_tag(content, arrays, used, depth):
+    if _index(content):
         return Handle(content)
-    if tag == "$handle" and isinstance(content, list) and len(content) == 2 and _index(content[0]) and \
-            isinstance(content[1], str) and 0 < len(content[1]) <= MAX_KIND_LENGTH:
+    if type(content) is list and len(content) == 2 and _index(content[0]) and type(content[1]) is str \
+            and 0 < len(content[1]) <= MAX_KIND_LENGTH:
         return Handle(content[0], content[1])
-    if tag == "$callback" and _index(content):
-        return Callback(content)
-    if tag == "$path" and isinstance(content, str) and "\0" not in content:
-        return Path(content)
-    if tag == "$ellipsis" and content == 0:
-        return Ellipsis
-    if tag == "$slice" and isinstance(content, list) and len(content) == 3:
-        parts = [_from_json(part, arrays, used, depth + 1) for part in content]
-        if all(part is None or (isinstance(part, int) and not isinstance(part, bool)) for part in parts):
-            return slice(*parts)
-    if tag == "$dtype" and isinstance(content, str):
-        return _dtype(content)
-    if tag == "$type" and isinstance(content, str):
-        if content in _BUILTIN_TYPES:
-            return _BUILTIN_TYPES[content]
-        if content.startswith("numpy."):
-            return _dtype(content.removeprefix("numpy.")).type
-    if tag == "$float" and content in _FLOATS:
-        return _FLOATS[content]
-    if tag == "$tuple" and isinstance(content, list):
-        return tuple(_from_json(v, arrays, used, depth + 1) for v in content)
-    if tag == "$dict" and isinstance(content, list) and all(
-            isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str) for pair in content):
-        return {key: _from_json(v, arrays, used, depth + 1) for key, v in content}
-    raise WireError(f"unknown or malformed tag {tag!r} with {str(content)[:80]}")
+    return _MALFORMED
+
+
+def _slice_tag(content, arrays, used, depth):
+    if type(content) is not list or len(content) != 3:
+        return _MALFORMED
+    parts = [_from_json(part, arrays, used, depth + 1) for part in content]
+    if all(part is None or type(part) is int for part in parts):
+        return slice(*parts)
+    return _MALFORMED
+
+
+def _type_tag(content, arrays, used, depth):
+    if content in _BUILTIN_TYPES:
+        return _BUILTIN_TYPES[content]
+    if type(content) is str and content.startswith("numpy."):
+        return _dtype(content.removeprefix("numpy.")).type
+    return _MALFORMED
+
+
+def _dict_tag(content, arrays, used, depth):
+    if type(content) is not list or not all(
+            type(pair) is list and len(pair) == 2 and type(pair[0]) is str for pair in content):
+        return _MALFORMED
+    return {key: _from_json(v, arrays, used, depth + 1) for key, v in content}
+
+
+_TAGS = {
+    "$array": _array_tag,
+    "$scalar": _scalar_tag,
+    "$handle": _handle_tag,
+    "$callback": lambda content, *_: Callback(content) if _index(content) else _MALFORMED,
+    "$path": lambda content, *_: Path(content) if type(content) is str and "\0" not in content else _MALFORMED,
+    "$ellipsis": lambda content, *_: Ellipsis if content == 0 and type(content) is int else _MALFORMED,
+    "$slice": _slice_tag,
+    "$dtype": lambda content, *_: _dtype(content) if type(content) is str else _MALFORMED,
+    "$type": _type_tag,
+    "$float": lambda content, *_: _FLOATS.get(content, _MALFORMED) if type(content) is str else _MALFORMED,
+    "$tuple": lambda content, arrays, used, depth: tuple(_from_json(v, arrays, used, depth + 1) for v in content)
+    if type(content) is list else _MALFORMED,
+    "$dict": _dict_tag,
+}
 
 
 def _dtype(name: str) -> np.dtype:
@@ -314,7 +351,7 @@ def _dtype(name: str) -> np.dtype:
 
 
 def _index(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 31
+    return type(value) is int and 0 <= value < 1 << 31
 
 
 # ---------------------------------------------------------------------------- frames on a file descriptor

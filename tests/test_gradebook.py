@@ -104,7 +104,7 @@ def test_rows_carry_status_commit_isolation_and_mode(graded):
     assert (bo["commit"], bo["committed"]) == ("", ""), "a directory without .git has no commit, and no error"
     assert cy["status"] == "error" and "no tinytorch/" in cy["message"] and cy["max"] == 0
     for row in (ada, bo):
-        assert (row["isolation"], row["mode"]) == ("bubblewrap", "direct")
+        assert (row["isolation"], row["mode"]) == ("bubblewrap", "judged")
 
 
 def test_csv_header_states_each_columns_maximum(graded):

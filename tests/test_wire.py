@@ -201,6 +201,14 @@ def test_a_peer_that_stops_mid_frame_times_out(pipe):
         wire.read_frame(read_end, time.monotonic() + 0.3)
 
 
+def test_a_peer_that_speaks_out_of_turn_is_an_error(pipe):
+    read_end, write_end = pipe
+    frame = wire.encode({"value": 1})
+    os.write(write_end, LENGTH.pack(len(frame)) + frame + LENGTH.pack(len(frame)) + frame)  # two answers at once
+    with pytest.raises(WireError, match="bytes beyond the frame: the peer spoke out of turn"):
+        wire.read_frame(read_end, time.monotonic() + 5)
+
+
 def test_a_peer_that_closes_mid_frame_is_an_error(pipe):
     read_end, write_end = pipe
     os.write(write_end, LENGTH.pack(100) + b"x" * 10)
