@@ -230,6 +230,9 @@ def test_a_crashed_worker_fails_that_call_and_the_next_starts_afresh(tmp_path, c
     old = Tensor([1.0])
     with pytest.raises(remote.WorkerCrashed, match="exited with code 7"):
         tensor.die()
+    with pytest.raises(remote.WorkerCrashed, match="exited with code 7"):
+        Tensor([2.0])  # the rest of the same test meets the same failure (Hypothesis replays see it too)
+    runtime.new_test()  # what the pytest plugin does as the next test starts
     with pytest.raises(StaleObject, match="crashed or been stopped"):
         old + 1
     assert (Tensor([2.0]) + 1).data.tolist() == [3.0]
@@ -245,6 +248,7 @@ def test_a_hanging_call_runs_out_of_time_and_the_next_starts_afresh(tmp_path, cl
     with pytest.raises(remote.WorkerTimeout, match="did not answer within 0.5 s"):
         tensor.hang()
     runtime.worker.call_seconds = 20
+    runtime.new_test()
     assert Tensor([1.0]).shape == (1,)
 
 
