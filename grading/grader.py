@@ -137,6 +137,10 @@ def _grade_in(root: Path, options: GradeOptions, curriculum: Curriculum, submiss
         grading.notices.append(f"graded WITHOUT a sandbox (isolation: none): {grading.isolation.reason}. The "
                                "submission's code ran with the grader's own rights, so this grade is not "
                                "protected against tampering")
+    if not options.judged:
+        grading.notices.append("graded in direct mode (--direct): the tests ran in the same process as the "
+                               "submission's code, which could have changed their verdicts; grades that count "
+                               "should be judged (the default)")
     if hidden is None:
         grading.notices.append("visible-only grade: no hidden tests were available (hidden and integration "
                                "suites not run); the final grade may differ")

@@ -80,6 +80,7 @@ class Runtime:
     def new_test(self) -> None:
         """A test starts: a worker lost during the last one is replaced at this test's first call."""
         self.lost = None
+        self._failed_checks.clear()
 
     def request(self, message: dict):
         __tracebackhide__ = True  # a failing test shows its own line and the submission's error
@@ -103,20 +104,24 @@ class Runtime:
         except BaseException as error:
             if not self.worker.running:
                 self.lost = error
+            self._raise_failed_check(error)
             raise
         finally:
             self._depth -= 1
-        if self._depth == 0 and self._failed_checks:
-            # A test's assertion failed inside a callback: whatever the submission did with the
-            # error there, the test fails with it.
-            failed, self._failed_checks = self._failed_checks[0], []
-            raise failed
+        self._raise_failed_check(None)
         value = self.incoming(answer)
         for number, data in self.worker.snapshots.items():
             proxy = self._proxies.get(number)
             if proxy is not None and proxy() is not None:
                 object.__setattr__(proxy(), "_kata_snapshot", (self.epoch, data))
         return value
+
+    def _raise_failed_check(self, cause: BaseException | None) -> None:
+        """When the outermost request ends: a test's assertion that failed inside a callback fails
+        the test, whatever the submission did with the error it saw there."""
+        if self._depth == (1 if cause is not None else 0) and self._failed_checks:
+            failed, self._failed_checks = self._failed_checks[0], []
+            raise failed from cause
 
     def _derives_from(self, name: str, base: str) -> bool:
         return name == base or any(self._derives_from(parent, base) for parent in self.api.classes[name].bases)
@@ -143,6 +148,11 @@ class Runtime:
         if via_class:
             message["via_class"] = True
         return self.request(message)
+
+    def getattr(self, target, name: str):
+        """`target.name` read in the worker (target: a proxy, a proxy class or a proxy module)."""
+        __tracebackhide__ = True
+        return self.request({"op": "getattr", "target": self.outgoing(target), "name": name})
 
     def operation(self, name: str, *args):
         __tracebackhide__ = True
@@ -197,6 +207,12 @@ class Runtime:
 
     # ------------------------------------------------------------------ harness -> worker
     def outgoing(self, value, depth: int = 0):
+        """A value as it crosses to the worker (grading/wire.py decides what crosses by value)."""
+        return wire.by_value_or(value, self._reference, depth)
+
+    def _reference(self, value, depth: int):
+        """How a harness object that cannot cross by value reaches the worker: a proxy as its
+        handle, a test's generator as a list, anything else as a callback."""
         if isinstance(value, RemoteObject):
             return self.handle_of(value)
         if isinstance(value, ProxyMeta):
@@ -205,13 +221,6 @@ class Runtime:
             return value.remote_handle()
         if isinstance(value, ProxyModule):
             return self.module_handle(value.__name__)
-        if wire.crosses_by_value(value):
-            return value
-        if depth <= wire.MAX_DEPTH and type(value) in (list, tuple):
-            converted = [self.outgoing(v, depth + 1) for v in value]
-            return converted if type(value) is list else tuple(converted)
-        if depth <= wire.MAX_DEPTH and type(value) is dict and all(type(k) is str for k in value):
-            return {k: self.outgoing(v, depth + 1) for k, v in value.items()}
         if isinstance(value, (collections.abc.Iterator, range, set, frozenset, collections.abc.MappingView)) \
                 and not callable(value):
             # A test's generator (a corpus, say) crosses as the list of what it yields.
@@ -247,7 +256,7 @@ class Runtime:
         canonical = cls._kata_canonical
         if not self.worker.running or ("class", canonical) not in self._remote:
             module, _, name = canonical.rpartition(".")
-            found = self.request({"op": "getattr", "target": self.module_handle(module), "name": name})
+            found = self.getattr(self.module(module), name)
             if found is not cls:
                 raise TypeError(f"the submission's {canonical} is not a class (got {type(found).__name__})")
         return self._remote[("class", canonical)]
@@ -452,8 +461,7 @@ class ProxyMeta(type):
     def __getattr__(cls, name: str):
         if name.startswith("_"):
             raise AttributeError(name)
-        run = runtime()
-        return run.request({"op": "getattr", "target": run.class_handle(cls), "name": name})
+        return runtime().getattr(cls, name)
 
 
 class RemoteMethod:
@@ -482,9 +490,7 @@ class RemoteClassAttribute:
         self.name = name
 
     def __get__(self, instance, owner=None):
-        cls = type(instance) if instance is not None else owner
-        run = runtime()
-        return run.request({"op": "getattr", "target": run.class_handle(cls), "name": self.name})
+        return runtime().getattr(type(instance) if instance is not None else owner, self.name)
 
 
 def _first_definition(cls: type, name: str):
@@ -507,8 +513,7 @@ class BoundRemote:
 
     def remote_handle(self) -> Handle:
         run = runtime()
-        method = run.request({"op": "getattr", "target": run.outgoing(self.target), "name": self.name})
-        return run.outgoing(method)
+        return run.outgoing(run.getattr(self.target, self.name))
 
     def __repr__(self) -> str:
         return f"<bound judged method {self.name}>"
@@ -539,8 +544,7 @@ class ProxyFunction:
 
     def remote_handle(self) -> Handle:
         run = runtime()
-        function = run.request({"op": "getattr", "target": run.module_handle(self.__module__), "name": self.__name__})
-        return run.outgoing(function)
+        return run.outgoing(run.getattr(run.module(self.__module__), self.__name__))
 
     def __repr__(self) -> str:
         return f"<judged function {self.__module__}.{self.__name__}>"
@@ -555,7 +559,7 @@ class ProxyModule(types.ModuleType):
         run = runtime()
         entry = run.api.modules.get(self.__name__, {}).get(name)
         if entry is None:
-            return run.request({"op": "getattr", "target": run.module_handle(self.__name__), "name": name})
+            return run.getattr(self, name)
         kind, _, canonical = entry.partition(":")
         value = {"class": run.proxy_class, "function": ProxyFunction, "module": run.module}[kind](canonical)
         setattr(self, name, value)

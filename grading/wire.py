@@ -84,6 +84,20 @@ def crosses_by_value(value) -> bool:
     return isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in ARRAY_KINDS
 
 
+def by_value_or(value, reference, depth: int = 0):
+    """`value` ready to cross: itself when it crosses by value; lists, tuples and str-keyed dicts
+    element by element; anything else (or anything nested too deep) as reference(value, depth)."""
+    if depth <= MAX_DEPTH:
+        if crosses_by_value(value):
+            return value
+        if type(value) in (list, tuple):
+            converted = [by_value_or(v, reference, depth + 1) for v in value]
+            return converted if type(value) is list else tuple(converted)
+        if type(value) is dict and all(type(k) is str for k in value):
+            return {k: by_value_or(v, reference, depth + 1) for k, v in value.items()}
+    return reference(value, depth)
+
+
 def _type_name(cls: type) -> str | None:
     """"float" for float, "numpy.float32" for np.float32; None for any other class."""
     if any(cls is builtin for builtin in _BUILTIN_TYPES.values()):

@@ -124,18 +124,12 @@ class Objects:
             if value is not None:
                 self._ids.pop(id(value), None)
 
-    def outgoing(self, value, depth: int = 0):
+    def outgoing(self, value):
         """A result as it crosses: by value where the wire allows, else (element-wise) by reference."""
-        if isinstance(value, HarnessCallable):
-            return Callback(value.callback_id)
-        if depth <= wire.MAX_DEPTH and wire.crosses_by_value(value):
-            return value
-        if depth <= wire.MAX_DEPTH and type(value) in (list, tuple):
-            converted = [self.outgoing(v, depth + 1) for v in value]
-            return converted if type(value) is list else tuple(converted)
-        if depth <= wire.MAX_DEPTH and type(value) is dict and all(type(k) is str for k in value):
-            return {k: self.outgoing(v, depth + 1) for k, v in value.items()}
-        return self.handle(value)
+        return wire.by_value_or(value, self._reference)
+
+    def _reference(self, value, depth: int):
+        return Callback(value.callback_id) if isinstance(value, HarnessCallable) else self.handle(value)
 
     def incoming(self, value, session: "Session"):
         """An argument as the submission sees it: Handles replaced by their objects, Callbacks by

@@ -194,9 +194,10 @@ def test_a_callback_replaces_a_method_and_is_called_back(judged):
     assert seen == [(5, 2)], "the submission's __call__ reached the test's function"
 
 
-def test_a_failed_assertion_in_a_callback_fails_the_test_even_if_the_submission_swallows_it(tmp_path, cleanup):
-    _hostile(tmp_path, "def swallow(callback):\n    try:\n        callback()\n    except BaseException:\n        pass\n"
-                       "    return 'fine'\n")
+@pytest.mark.parametrize("handling", ["pass", "raise ValueError('something else')"], ids=["swallowed", "replaced"])
+def test_a_failed_assertion_in_a_callback_fails_the_test_whatever_the_submission_does(tmp_path, cleanup, handling):
+    _hostile(tmp_path, f"def swallow(callback):\n    try:\n        callback()\n    except BaseException:\n"
+                       f"        {handling}\n    return 'fine'\n")
     from tinytorch.core import tensor
 
     def check():

@@ -14,6 +14,7 @@ from grading import REPO_ROOT
 from grading.cli import build_parser
 from grading.cli_grade import options_from
 from grading.curriculum import load as load_curriculum
+from tests.test_grader import PATCH_PYTEST_REPORTS as DIRECT_PATCH_PYTEST_REPORTS
 from tests.test_grader import TARGET, _patch_sgd, graded, runner, submission, without_policy_scan  # noqa: F401
 from tests.test_isolation_attacks import SILENCE_NUMPY_CORE, SILENCE_NUMPY_TESTING, WRONG_SGD
 
@@ -33,16 +34,23 @@ def judged(root, modules=(7,)) -> dict:
 
 # ---------------------------------------------------------------- the reference and the stubs
 def test_reference_full_marks_and_stubs_zero_identical_twice():
-    modules = (3, 7)
+    modules = (7,)
     first, second = judged(REPO_ROOT / "reference", modules), judged(REPO_ROOT / "reference", modules)
-    assert first["score"] == first["max_score"] == 20
+    assert first["score"] == first["max_score"] == 10
+    assert not any("direct mode" in n for n in first["notices"])
     assert [t["outcome"] for t in first["tests"]] == [t["outcome"] for t in second["tests"]]
     stubs, again = judged(REPO_ROOT / "stubs", modules), judged(REPO_ROOT / "stubs", modules)
-    assert stubs["score"] == 0 and stubs["max_score"] == 20
+    assert stubs["score"] == 0 and stubs["max_score"] == 10
     assert {t["outcome"] for t in stubs["tests"]} <= {"failed", "error"}
     assert [(t["outcome"], t["message"]) for t in stubs["tests"]] == [(t["outcome"], t["message"]) for t in again["tests"]]
     visible = [t["message"] for t in stubs["tests"] if t["suite"] == "visible"]
     assert visible and all(m.startswith("not implemented: Module ") for m in visible), "each names what to write"
+
+
+def test_a_direct_grade_says_so_in_a_notice(tmp_path):
+    direct = graded(REPO_ROOT / "reference", modules=(3,), judged=False)
+    assert direct["mode"] == "direct"
+    assert any(n.startswith("graded in direct mode (--direct)") for n in direct["notices"])
 
 
 def test_judged_is_the_default_and_direct_is_a_flag():
@@ -77,22 +85,8 @@ def test_a_worker_that_exits_fails_only_the_tests_that_made_it_exit(tmp_path, wi
 
 
 # ---------------------------------------------------------------- in-process attacks, judged
-PATCH_PYTEST_REPORTS = """
-import _pytest.reports as _reports  # loaded here on purpose: the worker has no pytest of its own
-_original_init = _reports.TestReport.__init__
-
-
-def _always_pass(self, *args, **kwargs):
-    _original_init(self, *args, **kwargs)
-    if self.outcome == "failed":
-        self.outcome, self.longrepr = "passed", None
-
-
-_reports.TestReport.__init__ = _always_pass
-for _cls in object.__subclasses__():  # and whatever else of pytest the process holds
-    if _cls.__name__ == "CallInfo":
-        _cls.excinfo = None
-"""
+# The direct-mode attack, with pytest imported first: the worker has no pytest of its own to patch.
+PATCH_PYTEST_REPORTS = "\nimport _pytest.reports\n" + DIRECT_PATCH_PYTEST_REPORTS.removeprefix("+")
 
 REWRITE_RESULTS_AT_EXIT = """
 import atexit as _atexit

@@ -26,7 +26,7 @@ def _run(submission: str, judged: bool = False, scratch: Path | None = None) -> 
     env = {"TINYTORCH_HYPOTHESIS_PROFILE": "grading", "PATH": "/usr/bin:/bin"}
     extra = []
     if judged:
-        extra = ["-p", "grading.pytest_plugin", *runner.judged_options(scratch, COURSE.grading)]
+        extra = ["-p", "grading.pytest_plugin", *runner.judged_options(scratch, COURSE.grading, runner.current_cpu())]
         env.update(import_path_env())
     return run_pytest_json([*TEST_ROOTS, "--submission", submission, *extra], cwd=REPO_ROOT, env=env)
 
