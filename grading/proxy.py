@@ -340,7 +340,7 @@ class RemoteObject:
             epoch, data = getattr(self, "_kata_snapshot", (-1, None))
             if epoch == run.epoch:  # read with the answer that brought this object; nothing ran since
                 return data
-        return run.request({"op": "getattr", "target": run.outgoing(self), "name": name})
+        return run.getattr(self, name)
 
     def __setattr__(self, name: str, value) -> None:
         run = runtime()
@@ -414,13 +414,11 @@ def _dunder(method: str):
         return init
     if method == "__call__":
         return RemoteObject.__call__
-    operator_name = {"and": "and_", "or": "or_"}.get(bare, bare)
-    if bare in BINARY or bare in {"and", "or"}:
-        return lambda self, other: runtime().operation(operator_name, self, other)
-    if bare.startswith("r") and bare[1:] in BINARY | {"and", "or"}:
-        name = {"and": "and_", "or": "or_"}.get(bare[1:], bare[1:])
-        return lambda self, other: runtime().operation(name, other, self)
-    if bare.startswith("i") and bare[1:] in BINARY | {"and", "or"}:
+    if bare in BINARY:
+        return lambda self, other: runtime().operation(_operator(bare), self, other)
+    if bare.startswith("r") and bare[1:] in BINARY:  # reflected: Python's own dispatch, run in the worker
+        return lambda self, other: runtime().operation(_operator(bare[1:]), other, self)
+    if bare.startswith("i") and bare[1:] in BINARY:
         return lambda self, other: runtime().operation(bare, self, other)
     if bare in UNARY:
         return lambda self: runtime().operation(bare, self)
@@ -431,6 +429,11 @@ def _dunder(method: str):
     if method == "__array__":
         return lambda self, *args, **kwargs: runtime().invoke(self, "__array__", args, kwargs)
     return None
+
+
+def _operator(name: str) -> str:
+    """The operator module's name for a binary dunder's stem ("and" is operator.and_)."""
+    return name + "_" if name in ("and", "or") else name
 
 
 def _owner_of(cls: type, name: str) -> type:

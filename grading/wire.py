@@ -21,7 +21,6 @@ object that stays in the harness (a test's callback, or a method of a class a te
 """
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
