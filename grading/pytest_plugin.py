@@ -57,7 +57,7 @@ class Journal:
 
 
 # One graded run is one pytest session in one process; several hooks receive no config object.
-_ACTIVE: dict = {"journal": None, "test_code_running": False, "judged": None}
+_ACTIVE: dict = {"journal": None, "test_code_running": False, "judged": None, "submission_frames": []}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -143,6 +143,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
              "duration": round(report.duration, 6)}
     if report.failed or report.skipped:
         event.update(_failure_details(report))
+        if report.failed and _ACTIVE["submission_frames"]:
+            event["frames"] = event.get("frames", []) + [list(frame) for frame in _ACTIVE["submission_frames"]]
     journal.write(**event)
     if report.when == "call":
         journal.consecutive_timeouts = journal.consecutive_timeouts + 1 if is_timeout(event.get("message", "")) else 0
@@ -169,6 +171,9 @@ def pytest_runtest_call(item: pytest.Item) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> None:
     # pytest makes a report right after each phase: from here on only pytest's own code runs.
     _ACTIVE["test_code_running"] = False
+    # Judged: the frames the error passed through in the submission's worker (grading/remote.py).
+    error = call.excinfo.value if call.excinfo is not None else None
+    _ACTIVE["submission_frames"] = list(getattr(error, "kata_frames", []) or [])
 
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)

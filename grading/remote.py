@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 
 from grading import import_path_env, sandbox, wire
-from grading.worker import builtin_error
+from grading.worker import FRAMES_PER_ERROR, builtin_error
 
 OUTPUT_TAIL_BYTES = 2000  # of the worker's stdout and stderr, quoted when it crashes
 WATCH_SECONDS = 0.25  # how often the worker's process count is checked
@@ -143,7 +143,8 @@ class Worker:
 
     def _value(self, reply):
         __tracebackhide__ = True
-        if not isinstance(reply, dict) or set(reply) not in ({"value"}, {"error"}, {"value", "snapshots"}):
+        if not isinstance(reply, dict) or set(reply) not in ({"value"}, {"error"}, {"value", "snapshots"},
+                                                            {"error", "frames"}):
             raise self._crashed(f"sent a malformed answer: {str(reply)[:200]}", ended=False)
         snapshots = reply.get("snapshots", {})
         if not (isinstance(snapshots, dict) and all(k.isdigit() and type(v) is np.ndarray for k, v in snapshots.items())):
@@ -153,7 +154,9 @@ class Worker:
             error = reply["error"]
             if not (isinstance(error, list) and len(error) == 2 and all(isinstance(e, str) for e in error)):
                 raise self._crashed(f"sent a malformed error: {str(error)[:200]}", ended=False)
-            raise builtin_error(*error)
+            raised = builtin_error(*error)
+            raised.kata_frames = _frames(reply.get("frames", []))
+            raise raised
         return reply["value"]
 
     def _crashed(self, detail: str, ended: bool = True) -> WorkerCrashed:
@@ -162,6 +165,14 @@ class Worker:
         what = f"{_ending(code)} {detail}" if ended else detail
         tail = output.text() if output else ""
         return WorkerCrashed(f"the submission's process {what}" + (f"; its last output:\n{tail}" if tail else ""))
+
+
+def _frames(frames) -> list[tuple[str, int]]:
+    """The worker's [path, line] pairs that are well formed (a display hint, never a verdict)."""
+    if not isinstance(frames, list):
+        return []
+    return [(path, line) for path, line in (f for f in frames[:FRAMES_PER_ERROR] if isinstance(f, list) and len(f) == 2)
+            if isinstance(path, str) and len(path) <= 1000 and type(line) is int and line > 0]
 
 
 def _ending(code: int | None) -> str:

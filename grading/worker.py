@@ -42,6 +42,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 
 import numpy as np
 
@@ -53,6 +54,7 @@ BUILTIN_ERRORS = ("NotImplementedError", "TypeError", "ValueError", "IndexError"
                   "ZeroDivisionError", "OverflowError", "FloatingPointError", "ArithmeticError", "LookupError",
                   "RecursionError", "AssertionError", "StopIteration", "MemoryError", "FileNotFoundError",
                   "OSError", "RuntimeError")
+FRAMES_PER_ERROR = 20
 SNAPSHOT_BYTES = 1 << 16  # larger arrays are read when asked for
 SNAPSHOTS_PER_ANSWER = 8
 FRESH_OUTPUT_LIMIT = 100_000  # characters of a fresh interpreter's stdout and stderr sent back
@@ -240,7 +242,9 @@ class Session:
         except BaseException as error:  # noqa: BLE001 -- the submission's errors are answers, not crashes
             if isinstance(error, (KeyboardInterrupt, SystemExit)):
                 raise
-            return {"error": [error_name(error), str(error)[:MESSAGE_LIMIT]]}
+            answer = {"error": [error_name(error), str(error)[:MESSAGE_LIMIT]]}
+            frames = _package_frames(error)
+            return {**answer, "frames": frames} if frames else answer
         snapshots = self._snapshots(value)
         return {"value": value, "snapshots": snapshots} if snapshots else {"value": value}
 
@@ -340,6 +344,15 @@ class Session:
             return session.call_harness(callback_id, args, kwargs)
 
         return method
+
+
+def _package_frames(error: BaseException) -> list[list]:
+    """Where in the submission's package the error passed, innermost last ([path, line], at most
+    FRAMES_PER_ERROR): the grader points a student at their own line with it."""
+    root = os.getcwd() + os.sep
+    frames = [[frame.filename, frame.lineno] for frame in traceback.extract_tb(error.__traceback__)
+              if frame.filename.startswith(root) and frame.lineno is not None]
+    return frames[-FRAMES_PER_ERROR:]
 
 
 def _handles(value, depth: int = 0):

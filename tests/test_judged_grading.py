@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from grading import REPO_ROOT
+from grading import REPO_ROOT, render
 from grading.cli import build_parser
 from grading.cli_grade import options_from
 from grading.curriculum import load as load_curriculum
@@ -59,6 +59,16 @@ def test_judged_is_the_default_and_direct_is_a_flag():
     assert options_from(parser.parse_args(["grade", "stubs"]), curriculum).judged is True
     assert options_from(parser.parse_args(["grade", "stubs", "--direct"]), curriculum).judged is False
     assert options_from(parser.parse_args(["regrade", "roster", "--direct"]), curriculum).judged is False
+
+
+def test_annotations_point_at_the_students_file_and_line_in_judged_mode_too(tmp_path):
+    root = submission(tmp_path, tinytorch__core__optimizers_py=_patch_sgd(
+        (REPO_ROOT / "reference" / TARGET).read_text(), "raise ValueError('wrong on purpose')"))
+    report = judged(root)
+    line = next(i for i, text in enumerate((root / TARGET).read_text().splitlines(), start=1) if "wrong on purpose" in text)
+    assert f"::error file={TARGET},line={line}," in render.annotations(report), "the worker's frames reach the report"
+    hidden = [t for t in runner(report, "m07")["tests"] if t["suite"] == "hidden" and t["status"] != "pass"]
+    assert hidden and all((t["filename"], t["line_no"]) == ("", 0) for t in hidden), "hidden checks point nowhere"
 
 
 # ---------------------------------------------------------------- a worker that hangs or dies

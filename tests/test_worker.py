@@ -122,6 +122,14 @@ def test_errors_cross_as_builtin_classes_with_capped_messages(worker, kind, rais
     assert type(caught.value) is raised and str(caught.value) == message
 
 
+def test_an_error_carries_the_lines_it_passed_in_the_package(worker, tmp_path):
+    with pytest.raises(ValueError) as caught:
+        call(worker, "fail", "value")
+    source = (tmp_path / "pkg" / "m.py").read_text().splitlines()
+    raising = next(i for i, line in enumerate(source, start=1) if "raise errors[kind]" in line)
+    assert caught.value.kata_frames == [(str(tmp_path / "pkg" / "m.py"), raising)]
+
+
 def test_a_worker_that_dies_fails_that_call_and_the_next_gets_a_fresh_worker(worker):
     with pytest.raises(WorkerCrashed, match="exited with code 3"):
         call(worker, "die")
