@@ -55,7 +55,7 @@ class Worker:
         self.generation = 0  # how many workers have been started
         self._process: subprocess.Popen | None = None
         self._to_worker = self._from_worker = -1
-        self._output: _Tail | None = None
+        self._output: sandbox.PipeReader | None = None
         self.snapshots: dict[int, object] = {}  # handle id -> `.data` array, from the last answer
 
     # ------------------------------------------------------------------ starting and stopping
@@ -79,7 +79,7 @@ class Worker:
         finally:
             for fd in (request_read, answer_write, output_write):
                 os.close(fd)
-        self._output = _Tail(output_read)
+        self._output = sandbox.PipeReader(output_read, OUTPUT_TAIL_BYTES, tail=True)
         self.generation += 1
 
     def close(self, kill: bool = False) -> int | None:
@@ -163,7 +163,9 @@ class Worker:
         output = self._output
         code = self.close(kill=not ended)
         what = f"{_ending(code)} {detail}" if ended else detail
-        tail = output.text() if output else ""
+        if output is not None:
+            output.finish(timeout=1)  # the process is gone: its last words are in the pipe
+        tail = output.data().decode("utf-8", errors="replace").strip() if output else ""
         return WorkerCrashed(f"the submission's process {what}" + (f"; its last output:\n{tail}" if tail else ""))
 
 
@@ -188,25 +190,3 @@ def _limit_processes(process: subprocess.Popen, limit: int) -> None:
             sandbox.kill_group(process)
             return
         time.sleep(WATCH_SECONDS)
-
-
-class _Tail:
-    """Drains the worker's output on a thread, keeping the last OUTPUT_TAIL_BYTES."""
-
-    def __init__(self, descriptor: int):
-        self._tail = b""
-        self._descriptor = descriptor
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        try:
-            while chunk := os.read(self._descriptor, 65536):
-                self._tail = (self._tail + chunk)[-OUTPUT_TAIL_BYTES:]
-        except OSError:
-            pass
-        finally:
-            os.close(self._descriptor)
-
-    def text(self) -> str:
-        time.sleep(0.05)  # let the reader catch the last words of a process that just died
-        return self._tail.decode("utf-8", errors="replace").strip()

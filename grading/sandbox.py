@@ -269,7 +269,7 @@ def run(command: list[str], *, view: View, env: dict[str, str], limits: Limits, 
     output_read, output_write = os.pipe()
     launcher = [sys.executable, str(Path(__file__).resolve()), str(limits.memory_bytes), str(limits.file_bytes),
                 str(channel_write), "--"]
-    channel, output = _PipeReader(channel_read, CHANNEL_LIMIT), _PipeReader(output_read, limits.file_bytes)
+    channel, output = PipeReader(channel_read, CHANNEL_LIMIT), PipeReader(output_read, limits.file_bytes)
     started = time.monotonic()
     try:
         process = subprocess.Popen(launcher + command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=output_write,
@@ -305,7 +305,7 @@ def spawn(command: list[str], *, view: View, env: dict[str, str], limits: Limits
                             stderr=subprocess.STDOUT, start_new_session=True, pass_fds=pass_fds)
 
 
-def _watch(process: subprocess.Popen, limits: Limits, output: "_PipeReader") -> tuple[int | None, str]:
+def _watch(process: subprocess.Popen, limits: Limits, output: "PipeReader") -> tuple[int | None, str]:
     """Wait for the process; kill its whole group (and so its sandbox) at the wall-clock, output or
     process-count limit, and after a normal exit too (children may be left behind).
     Returns (exit code, or None when killed at a limit; "" or the limit that ended it)."""
@@ -353,13 +353,15 @@ def kill_group(process: subprocess.Popen) -> None:
     process.wait()
 
 
-class _PipeReader:
+class PipeReader:
     """Reads a pipe on a thread while the command runs (a full pipe would block it), keeping at
-    most `limit` bytes; past that it keeps draining, flags `overflow` and keeps nothing more."""
+    most `limit` bytes; past that it keeps draining and flags `overflow`, keeping nothing more
+    (or, with tail=True, only the last `limit` bytes: a long-lived process's latest words)."""
 
-    def __init__(self, descriptor: int, limit: int):
+    def __init__(self, descriptor: int, limit: int, tail: bool = False):
         self._descriptor = descriptor
         self._limit = limit
+        self._tail = tail
         self._chunks: list[bytes] = []
         self._size = 0
         self.overflow = False
@@ -371,6 +373,10 @@ class _PipeReader:
             while chunk := os.read(self._descriptor, 65536):
                 if self._size + len(chunk) > self._limit:
                     self.overflow = True
+                    if not self._tail:
+                        continue
+                    self._chunks = [(b"".join(self._chunks) + chunk)[-self._limit:]]
+                    self._size = len(self._chunks[0])
                     continue
                 self._chunks.append(chunk)
                 self._size += len(chunk)

@@ -127,28 +127,27 @@ _PLAIN = frozenset({str, int, bool, type(None)})
 def _to_json(value, arrays: list[np.ndarray], depth: int):
     if depth > MAX_DEPTH:
         raise WireError(f"message nested deeper than {MAX_DEPTH} levels")
-    kind = type(value)  # exact types first: every request and answer goes through here
-    if kind in _PLAIN:
+    if type(value) in _PLAIN:  # the common case first: every request and answer goes through here
         return value
-    if kind is dict and all(type(key) is str for key in value):
+    if isinstance(value, dict):
+        if not all(isinstance(key, str) for key in value):
+            raise TypeError("only dicts with str keys cross by value")
         return {"$dict": [[key, _to_json(v, arrays, depth + 1)] for key, v in value.items()]}
-    if kind is list:
+    if isinstance(value, list):
         return [_to_json(v, arrays, depth + 1) for v in value]
-    if kind is Handle:
-        return {"$handle": [value.id, value.kind] if value.kind else value.id}
-    if isinstance(value, np.generic) and value.dtype.kind in ARRAY_KINDS:  # before float: np.float64 is one
-        return {"$scalar": _to_json(np.asarray(value), arrays, depth)["$array"]}
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else {"$float": "nan" if math.isnan(value) else
-                                                   ("inf" if value > 0 else "-inf")}
+    if isinstance(value, tuple):
+        return {"$tuple": [_to_json(v, arrays, depth + 1) for v in value]}
     if isinstance(value, Handle):
         return {"$handle": [value.id, value.kind] if value.kind else value.id}
     if isinstance(value, Callback):
         return {"$callback": value.id}
+    if isinstance(value, np.generic) and value.dtype.kind in ARRAY_KINDS:  # before float: np.float64 is one
+        return {"$scalar": _to_json(np.asarray(value), arrays, depth)["$array"]}
+    if isinstance(value, (bool, str, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else {"$float": "nan" if math.isnan(value) else
+                                                   ("inf" if value > 0 else "-inf")}
     if isinstance(value, PurePath):
         return {"$path": str(value)}
     if value is Ellipsis:
@@ -168,14 +167,6 @@ def _to_json(value, arrays: list[np.ndarray], depth: int):
             raise WireError(f"more than {MAX_ARRAYS} arrays in one message")
         arrays.append(np.asarray(value))  # a subclass crosses as its plain array
         return {"$array": len(arrays) - 1}
-    if isinstance(value, tuple):
-        return {"$tuple": [_to_json(v, arrays, depth + 1) for v in value]}
-    if isinstance(value, list):
-        return [_to_json(v, arrays, depth + 1) for v in value]
-    if isinstance(value, dict):
-        if not all(isinstance(key, str) for key in value):
-            raise TypeError("only dicts with str keys cross by value")
-        return {"$dict": [[key, _to_json(v, arrays, depth + 1)] for key, v in value.items()]}
     raise TypeError(f"{type(value).__name__} does not cross by value; send a Handle")
 
 

@@ -43,6 +43,7 @@ import sys
 import threading
 import time
 import traceback
+import types
 
 import numpy as np
 
@@ -202,6 +203,10 @@ class HarnessCallable:
     def __call__(self, *args, **kwargs):
         return self.session.call_harness(self.callback_id, args, kwargs)
 
+    def __get__(self, instance, owner=None):
+        """Binds like a function, so a test's method defined in the worker receives `self`."""
+        return self if instance is None else types.MethodType(self, instance)
+
     def __repr__(self) -> str:
         return f"<test callback {self.callback_id}>"
 
@@ -304,12 +309,11 @@ class Session:
             return setattr(target, request["name"], self._in(request["value"]))
         if op == "delattr":
             return delattr(target, request["name"])
-        if op == "call":
-            return target(*self._in(list(request.get("args", []))), **self._in(dict(request.get("kwargs", {}))))
         if op == "invoke":
-            method = _class_attribute(target, request["name"]) if request.get("via_class") else \
+            target = _class_attribute(target, request["name"]) if request.get("via_class") else \
                 getattr(target, request["name"])
-            return method(*self._in(list(request.get("args", []))), **self._in(dict(request.get("kwargs", {}))))
+        if op in ("call", "invoke"):
+            return target(*self._in(list(request.get("args", []))), **self._in(dict(request.get("kwargs", {}))))
         raise ValueError(f"unknown op {op!r}; known: import, getattr, setattr, delattr, call, invoke, op, define, "
                          "fresh, hello, release")
 
@@ -325,25 +329,13 @@ class Session:
     def _member(self, kind: str, payload: list):
         if kind == "value":
             return self._in(payload[0])
-        functions = [self._method(callback) if isinstance(callback, Callback) else None for callback in payload]
-        if kind == "method":
-            return functions[0]
-        if kind == "static":
-            return staticmethod(functions[0])
-        if kind == "class":
-            return classmethod(functions[0])
+        callbacks = [self._in(callback) if isinstance(callback, Callback) else None for callback in payload]
+        wrap = {"method": lambda f: f, "static": staticmethod, "class": classmethod}.get(kind)
+        if wrap is not None:
+            return wrap(callbacks[0])
         if kind == "property":
-            return property(*functions)
+            return property(*callbacks)
         raise ValueError(f"unknown member kind {kind!r}")
-
-    def _method(self, callback: Callback):
-        """A plain function (so it binds as a method) that calls the harness."""
-        session, callback_id = self, callback.id
-
-        def method(*args, **kwargs):
-            return session.call_harness(callback_id, args, kwargs)
-
-        return method
 
 
 def _package_frames(error: BaseException) -> list[list]:
