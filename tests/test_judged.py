@@ -6,6 +6,7 @@ Each test installs the proxy package in this process, with a worker on a copy of
 """
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -258,3 +259,26 @@ def test_a_fresh_interpreter_runs_beside_the_worker(judged):
 
     done = run_fresh_python("from tinytorch.core.tensor import Tensor\nprint(Tensor([1.5]).data.tolist())")
     assert done.returncode == 0 and done.stdout.strip() == "[1.5]"
+
+
+def test_a_data_read_right_after_the_answer_needs_no_round_trip(judged):
+    from tinytorch.core.tensor import Tensor
+
+    t = Tensor(np.arange(3.0)) * 2
+    sent = judged.epoch
+    np.testing.assert_array_equal(t.data, [0.0, 2.0, 4.0])
+    assert judged.epoch == sent, "the array came with the answer"
+    assert t.shape == (3,)  # a request: the submission's code may have run since
+    np.testing.assert_array_equal(t.data, [0.0, 2.0, 4.0])
+    assert judged.epoch == sent + 2, "after another request, .data is read again"
+
+
+def test_judged_runs_spread_over_cpus_and_give_them_back():
+    from grading.runner import CpuSlots, current_cpu
+
+    slots, cpus = CpuSlots(), sorted(os.sched_getaffinity(0))
+    taken = [slots.take() for _ in cpus]
+    assert sorted(taken) == cpus, "one run per CPU before any CPU gets a second"
+    slots.give_back(taken[-1])
+    assert slots.take() == taken[-1], "a freed CPU is the next one handed out"
+    assert current_cpu() in cpus
