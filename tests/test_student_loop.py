@@ -136,8 +136,9 @@ def test_a_wrong_value_shows_the_assertions_own_explanation(capsys, tmp_path):
 def test_misuse_exits_2_with_a_reason(capsys, tmp_path):
     assert kata(capsys, "test", "99")[0::2] == (2, "kata test: unknown module selection '99': expected numbers "
                                                    "1-20, ranges like 1-8, or slugs\n")
-    assert kata(capsys, "test", "14")[0::2] == (2, "kata test: module selection '14' names only planned modules "
-                                                   "(14), which have no tests yet\n")
+    last = max(CURRICULUM.planned)
+    assert kata(capsys, "test", str(last))[0::2] == (2, f"kata test: module selection '{last}' names only planned "
+                                                        f"modules ({last}), which have no tests yet\n")
     status, _, err = kata(capsys, "status", "--submission", str(tmp_path))
     assert (status, err) == (2, f"kata status: --submission: expected a directory containing tinytorch/__init__.py, "
                                 f"got {tmp_path}\n")
@@ -184,7 +185,8 @@ def test_status_on_the_stubs_and_with_tensor_done(capsys, tmp_path, trees):
     assert re.search(r"│ 01 +│ Tensor +│ done +│ +(\d+)/\1 │ +│", out)
     assert re.search(r"│ 02 +│ Activations +│ not started +│ +0/\d+ │ 2026-12-01 │", out)
     assert re.search(r"│ 03 +│ Layers +│ not yet assigned +│ +│ +│", out)
-    assert re.search(r"│ 14 +│ Profiling +│ planned +│ +│ +│", out)
+    assert re.search(r"│ 14 +│ Profiling +│ not yet assigned +│ +│ +│", out)
+    assert re.search(r"│ 20 +│ Capstone +│ planned +│ +│ +│", out)
     assert "1 of 2 assigned modules done\n" in out
     assert re.search(r"^Next: Module 02 \(Activations\): implement [\w.]+$", out, re.M)
     assert "Milestones unlocked: none yet; next: Milestone 1 (1958 Perceptron) needs modules 02-04\n" in out
