@@ -503,20 +503,33 @@ def _first_definition(cls: type, name: str):
     return None
 
 
+def _held_remote(holder, fetch) -> Handle:
+    """The handle of a worker object fetched for `holder` and kept alive by it.
+
+    Passing an API function or method as an argument needs the worker's own function object. The
+    proxy standing for it must outlive the request that carries its handle, or its release would
+    travel with that same request; `holder` keeps it (refetched after the worker is replaced)."""
+    run = runtime()
+    held = holder._held
+    if held is None or held[0] != run.generation:
+        held = (run.generation, fetch(run))
+        holder._held = held
+    return run.outgoing(held[1])
+
+
 class BoundRemote:
     """`obj.method` for an API method: one round trip when called."""
 
-    __slots__ = ("target", "name")
+    __slots__ = ("target", "name", "_held")
 
     def __init__(self, target, name: str):
-        self.target, self.name = target, name
+        self.target, self.name, self._held = target, name, None
 
     def __call__(self, *args, **kwargs):
         return runtime().invoke(self.target, self.name, args, kwargs, via_class=True)
 
     def remote_handle(self) -> Handle:
-        run = runtime()
-        return run.outgoing(run.getattr(self.target, self.name))
+        return _held_remote(self, lambda run: run.getattr(self.target, self.name))
 
     def __repr__(self) -> str:
         return f"<bound judged method {self.name}>"
@@ -541,13 +554,13 @@ class ProxyFunction:
     def __init__(self, canonical: str):
         self.__module__, _, self.__name__ = canonical.rpartition(".")
         self.__qualname__ = self.__name__
+        self._held = None
 
     def __call__(self, *args, **kwargs):
         return runtime().invoke(runtime().module(self.__module__), self.__name__, args, kwargs)
 
     def remote_handle(self) -> Handle:
-        run = runtime()
-        return run.outgoing(run.getattr(run.module(self.__module__), self.__name__))
+        return _held_remote(self, lambda run: run.getattr(run.module(self.__module__), self.__name__))
 
     def __repr__(self) -> str:
         return f"<judged function {self.__module__}.{self.__name__}>"

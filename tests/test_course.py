@@ -26,11 +26,17 @@ def test_the_papers_configurations_are_presets(preset, assigned, prebuilt):
     assert (chosen.name, chosen.assigned, chosen.prebuilt) == (preset, assigned, prebuilt)
 
 
-def test_optimization_preset_waits_for_its_modules():
-    unbuilt = ", ".join(str(n) for n in range(14, 20) if n in CURRICULUM.planned)
-    assert unbuilt, "every optimization module is built: test that the preset now assigns 14-19 instead"
-    with pytest.raises(CourseError, match=rf"module\(s\) {unbuilt} are planned but not built yet"):
-        course_module.build(CURRICULUM, preset="optimization")
+def test_optimization_preset_runs_14_to_19_on_a_prebuilt_core():
+    chosen = course_module.build(CURRICULUM, preset="optimization")
+    assert chosen.assigned == tuple(range(14, 20))
+    assert chosen.prebuilt == tuple(range(1, 14)), "the paper's Configuration 3: a pre-built 01-13"
+
+
+def test_a_course_may_not_assign_planned_modules():
+    text = curriculum_module.MANIFEST_PATH.read_text().replace("planned = []", "planned = [15, 16]")
+    planned = curriculum_module.parse(text)
+    with pytest.raises(CourseError, match=r"module\(s\) 15, 16 are planned but not built yet"):
+        course_module.build(planned, preset="optimization")
 
 
 def test_a_later_module_alone_gets_its_prerequisites_prebuilt():

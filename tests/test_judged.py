@@ -282,3 +282,16 @@ def test_judged_runs_spread_over_cpus_and_give_them_back():
     slots.give_back(taken[-1])
     assert slots.take() == taken[-1], "a freed CPU is the next one handed out"
     assert current_cpu() in cpus
+
+
+def test_api_functions_and_methods_cross_as_arguments(judged):
+    from tinytorch.core.layers import Linear
+    from tinytorch.core.tensor import Tensor
+    from tinytorch.perf.profiling import count_parameters, measure_latency, peak_memory
+
+    layer = Linear(3, 2, seed=0)
+    # A function of the API passed to another: the worker calls its own function object.
+    assert measure_latency(count_parameters, layer, warmup=1, repeats=2)["repeats"] == 2
+    assert measure_latency(count_parameters, layer, warmup=0, repeats=2)["repeats"] == 2, "and again"
+    # A bound method of a worker object, likewise.
+    assert peak_memory(layer.forward, Tensor(np.ones((64, 3), dtype=np.float32))) >= 64 * 2 * 4

@@ -125,10 +125,9 @@ def test_release_refuses_the_reference_without_a_bundle(tmp_path):
         release.release(REPO_ROOT, tmp_path / "out", CURRICULUM, course(), None, with_reference=True)
 
 
-def test_cli_release_names_planned_modules_and_exits_2(tmp_path, capsys):
-    assert cli.main(["release", str(tmp_path / "out"), "--course", "optimization"]) == 2
-    unbuilt = ", ".join(str(n) for n in range(14, 20) if n in CURRICULUM.planned)
-    assert f"module(s) {unbuilt} are planned but not built yet" in capsys.readouterr().err
+def test_cli_release_refuses_an_unknown_course_and_exits_2(tmp_path, capsys):
+    assert cli.main(["release", str(tmp_path / "out"), "--modules", "25"]) == 2
+    assert "unknown module selection '25': expected numbers 1-20" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 

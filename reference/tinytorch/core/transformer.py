@@ -422,6 +422,48 @@ def _token_ids(ids, name: str) -> np.ndarray:
     return array
 
 
+def sample_next_token(logits: np.ndarray, temperature: float, top_k: int | None, rng) -> np.ndarray:
+    """Choose one next token per row from the last position's logits.
+
+    temperature 0 is greedy (argmax, the first on a tie). Otherwise the logits are divided by the
+    temperature, cut to the top_k largest when top_k is given (ties with the k-th are kept), and one
+    token is drawn from their softmax by inverse-CDF sampling with ONE rng.random(B) call: row b
+    takes the first token whose running total of weights exceeds u_b * total. Doing it the same
+    way every time is what lets two generation loops with the same seed choose the same tokens.
+
+    Args:
+        logits (np.ndarray float, shape (B, V)): scores of every vocabulary entry.
+        temperature (float): >= 0.
+        top_k (int | None): keep only the k largest logits (None or k >= V: all).
+        rng (np.random.Generator): the source of randomness (unused when temperature is 0).
+
+    Returns:
+        np.ndarray: int64 token ids, shape (B,).
+
+    Raises:
+        ValueError: logits is not 2-D.
+
+    Example:
+        >>> sample_next_token(np.array([[0.1, 2.0, 0.3]]), 0.0, None, np.random.default_rng(0)).tolist()
+        [1]
+    """
+    ### BEGIN SOLUTION
+    logits = np.asarray(logits, dtype=np.float64)
+    if logits.ndim != 2:
+        raise ValueError(f"sample_next_token expects logits of shape (B, V), got shape {logits.shape}")
+    if temperature == 0:
+        return logits.argmax(axis=-1).astype(np.int64)
+    logits = logits / temperature
+    if top_k is not None and top_k < logits.shape[-1]:
+        kth = np.sort(logits, axis=-1)[:, -int(top_k)][:, None]
+        logits = np.where(logits >= kth, logits, -np.inf)
+    weights = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    cumulative = np.cumsum(weights, axis=-1)
+    u = rng.random(len(logits))[:, None] * cumulative[:, -1:]
+    return (cumulative <= u).sum(axis=-1).astype(np.int64)
+    ### END SOLUTION
+
+
 class GPT(Module):
     """A decoder-only language model: predicts token t+1 from tokens 0..t at every position.
 
@@ -571,19 +613,8 @@ class GPT(Module):
         try:
             with no_grad():
                 for _ in range(int(max_new_tokens)):
-                    logits = self.forward(out[:, -self.max_seq_len:]).data[:, -1, :].astype(np.float64)
-                    if temperature == 0:
-                        chosen = logits.argmax(axis=-1)
-                    else:
-                        logits = logits / temperature
-                        if top_k is not None and top_k < self.vocab_size:
-                            kth = np.sort(logits, axis=-1)[:, -int(top_k)][:, None]
-                            logits = np.where(logits >= kth, logits, -np.inf)
-                        weights = np.exp(logits - logits.max(axis=-1, keepdims=True))
-                        cumulative = np.cumsum(weights, axis=-1)
-                        # Inverse-CDF sampling: the first entry whose running total exceeds u * total.
-                        u = rng.random(len(out))[:, None] * cumulative[:, -1:]
-                        chosen = (cumulative <= u).sum(axis=-1)
+                    logits = self.forward(out[:, -self.max_seq_len:]).data[:, -1, :]
+                    chosen = sample_next_token(logits, temperature, top_k, rng)
                     out = np.concatenate([out, chosen.astype(out.dtype)[:, None]], axis=1)
         finally:
             self.train(was_training)

@@ -313,6 +313,34 @@ def _token_ids(ids, name: str) -> np.ndarray:
     return array
 
 
+def sample_next_token(logits: np.ndarray, temperature: float, top_k: int | None, rng) -> np.ndarray:
+    """Choose one next token per row from the last position's logits.
+
+    temperature 0 is greedy (argmax, the first on a tie). Otherwise the logits are divided by the
+    temperature, cut to the top_k largest when top_k is given (ties with the k-th are kept), and one
+    token is drawn from their softmax by inverse-CDF sampling with ONE rng.random(B) call: row b
+    takes the first token whose running total of weights exceeds u_b * total. Doing it the same
+    way every time is what lets two generation loops with the same seed choose the same tokens.
+
+    Args:
+        logits (np.ndarray float, shape (B, V)): scores of every vocabulary entry.
+        temperature (float): >= 0.
+        top_k (int | None): keep only the k largest logits (None or k >= V: all).
+        rng (np.random.Generator): the source of randomness (unused when temperature is 0).
+
+    Returns:
+        np.ndarray: int64 token ids, shape (B,).
+
+    Raises:
+        ValueError: logits is not 2-D.
+
+    Example:
+        >>> sample_next_token(np.array([[0.1, 2.0, 0.3]]), 0.0, None, np.random.default_rng(0)).tolist()
+        [1]
+    """
+    raise NotImplementedError('Module 13 (transformers): implement sample_next_token -- see its docstring')
+
+
 class GPT(Module):
     """A decoder-only language model: predicts token t+1 from tokens 0..t at every position.
 
