@@ -37,6 +37,18 @@ def test_real_manifest_has_twenty_modules_numbered_in_order(course):
     assert course.module("autograd").number == 6 and course.module("06").slug == "autograd"
 
 
+def test_the_readme_module_table_agrees_with_the_manifest(course):
+    import re
+
+    from grading import REPO_ROOT
+
+    rows = re.findall(r"^\| (\d\d) \| ([^|]+) \| `([^`]+)` \| ([^|]+) \| [^|]+ \| ([^|]+) \|$",
+                      (REPO_ROOT / "README.md").read_text(), re.MULTILINE)
+    expected = [(f"{m.number:02d}", m.title, m.path, ", ".join(f"{r:02d}" for r in m.requires) or "–", m.systems)
+                for m in course]
+    assert [tuple(cell.strip() for cell in row) for row in rows] == expected
+
+
 def test_closure_is_transitive_and_keeps_tracks_parallel(course):
     assert course.closure(1) == frozenset()
     assert course.closure(8) == frozenset(range(1, 8))

@@ -137,7 +137,7 @@ def test_pristine_template_run_succeeds_with_zero_points_and_says_what_to_do_fir
     report = uploaded_report(out)
     assert report["grader"]["hidden"] is False
     assert report["course"]["assigned"] == [1, 2]
-    assert report["course"]["not_assigned"] == list(range(3, 14))
+    assert report["course"]["not_assigned"] == list(range(3, 21))
 
 
 def test_reference_copied_in_gets_full_marks_with_the_hidden_tests(course, tmp_path):

@@ -19,6 +19,7 @@ def test_far_tails_and_infinities():
     assert student_t_cdf(-200.0, 2) == pytest.approx(0.5 - 200 / (2 * math.sqrt(2 + 200 ** 2)), abs=1e-12)
     assert student_t_cdf(float("inf"), 3) == 1.0 and student_t_cdf(float("-inf"), 3) == 0.0
     assert student_t_cdf(0.0, 5.5) == 0.5
+    assert student_t_cdf(1e-8, 2) - 0.5 == pytest.approx(1e-8 / (2 * math.sqrt(2)), rel=1e-6), "tiny t keeps its digits"
 
 
 def test_cauchy_quantiles_are_tangents():

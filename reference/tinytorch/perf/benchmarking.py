@@ -54,16 +54,17 @@ def _degrees(value, owner: str) -> float:
 
 
 # ---------------------------------------------------------------- Student's t-distribution
-def _incomplete_beta(x: float, a: float, b: float) -> float:
-    """Regularized incomplete beta I_x(a, b) by its continued fraction (modified Lentz)."""
+def _incomplete_beta(x: float, a: float, b: float, y: float) -> float:
+    """Regularized incomplete beta I_x(a, b) by its continued fraction (modified Lentz); y = 1 - x,
+    passed in exactly because 1.0 - x loses every digit of y when x is within rounding of 1."""
     ### BEGIN SOLUTION
     if x <= 0.0:
         return 0.0
-    if x >= 1.0:
+    if y <= 0.0:
         return 1.0
     if x > (a + 1.0) / (a + b + 2.0):  # the fraction converges fast only below this point
-        return 1.0 - _incomplete_beta(1.0 - x, b, a)
-    log_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x))
+        return 1.0 - _incomplete_beta(y, b, a, x)
+    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log(y)
     tiny = 1e-300
     c, d = 1.0, 1.0 - (a + b) * x / (a + 1.0)
     d = 1.0 / (d if abs(d) > tiny else tiny)
@@ -86,7 +87,8 @@ def student_t_cdf(t: float, df: float) -> float:
     """P(T <= t) for Student's t-distribution with df degrees of freedom.
 
     Uses P(|T| > |t|) = I_{df / (df + t^2)}(df / 2, 1 / 2), the regularized incomplete beta
-    function, evaluated by its continued fraction. Checks: df = 1 is the Cauchy distribution
+    function, evaluated by its continued fraction (near t = 0 through its complement
+    1 - I_{t^2 / (df + t^2)}(1 / 2, df / 2), which keeps the digits of tiny t). Checks: df = 1 is the Cauchy distribution
     (1/2 + atan(t)/pi), df = 2 has 1/2 + t / (2 sqrt(2 + t^2)), and large df approach the normal.
 
     Args:
@@ -110,7 +112,7 @@ def student_t_cdf(t: float, df: float) -> float:
         raise ValueError("student_t_cdf: t is NaN")
     if math.isinf(t):
         return 1.0 if t > 0 else 0.0
-    tail = 0.5 * _incomplete_beta(df / (df + t * t), df / 2.0, 0.5)
+    tail = 0.5 * _incomplete_beta(df / (df + t * t), df / 2.0, 0.5, t * t / (df + t * t))
     return 1.0 - tail if t >= 0 else tail
     ### END SOLUTION
 
