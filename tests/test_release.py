@@ -53,7 +53,7 @@ def test_template_modules_are_stubs_that_tell_students_to_edit_them(template):
 
 def test_template_readme_names_the_first_thing_to_do_and_the_modules(template):
     readme = (template / "README.md").read_text(encoding="utf-8")
-    assert "0 of 13 modules done; start with Module 01: implement Tensor.__init__" in readme
+    assert "0 of 20 modules done; start with Module 01: implement Tensor.__init__" in readme
     assert "| 06 | Autograd | `tinytorch/core/autograd.py` |  |" in readme
     assert "@" not in readme.replace("@v", ""), "every placeholder is filled"
 
