@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from grading import REPO_ROOT, apimap, curriculum as curriculum_module, in_master_repository, stubgen
+from grading import REPO_ROOT, apimap, curriculum as curriculum_module, in_master_repository, stubgen, submission_schema
 
 
 MAINTAINERS_ONLY = ("is a maintainers' tool of the course's master repository (it reads reference/); in a "
@@ -23,23 +23,26 @@ def _stubs(args: argparse.Namespace) -> int:
     try:
         if args.check:
             diff = stubgen.drift(reference, stubs, curriculum)
-            api_drift = apimap.drift(reference, curriculum.package)
-            if diff or api_drift:
+            generated_drift = [apimap.drift(reference, curriculum.package), submission_schema.drift(reference)]
+            if diff or any(generated_drift):
                 sys.stdout.write(diff)
-                print(f"\nstubs/ is out of sync with {reference}/: run `kata stubs`" if diff else api_drift,
-                      file=sys.stderr)
+                print(f"\nstubs/ is out of sync with {reference}/: run `kata stubs`" if diff
+                      else "\n".join(d for d in generated_drift if d), file=sys.stderr)
                 return 1
-            print(f"stubs and {apimap.API_FILE.name} in sync with {reference}/")
+            print(f"stubs, {apimap.API_FILE.name} and {submission_schema.SCHEMA_FILE.name} in sync with {reference}/")
             return 0
         changed = stubgen.write_tree(reference, stubs, curriculum)
         api_changed = apimap.write(reference, curriculum.package)
-    except (stubgen.MarkerError, apimap.ApiError) as error:
+        schema_changed = submission_schema.write(reference)
+    except (stubgen.MarkerError, apimap.ApiError, submission_schema.SchemaError) as error:
         print(f"kata stubs: {error}", file=sys.stderr)
         return 2
     for path in changed:
         print(f"wrote {stubs / path}")
     if api_changed:
         print(f"wrote {apimap.API_FILE} (the judged mode's proxy package is built from it)")
+    if schema_changed:
+        print(f"wrote {submission_schema.SCHEMA_FILE} (module 20's submission schema, as a file)")
     print(f"{len(changed)} stub file(s) changed")
     return 0
 

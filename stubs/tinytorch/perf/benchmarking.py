@@ -55,8 +55,9 @@ def _degrees(value, owner: str) -> float:
 
 
 # ---------------------------------------------------------------- Student's t-distribution
-def _incomplete_beta(x: float, a: float, b: float) -> float:
-    """Regularized incomplete beta I_x(a, b) by its continued fraction (modified Lentz)."""
+def _incomplete_beta(x: float, a: float, b: float, y: float) -> float:
+    """Regularized incomplete beta I_x(a, b) by its continued fraction (modified Lentz); y = 1 - x,
+    passed in exactly because 1.0 - x loses every digit of y when x is within rounding of 1."""
     raise NotImplementedError('Module 19 (benchmarking): implement _incomplete_beta -- see its docstring')
 
 
@@ -64,7 +65,8 @@ def student_t_cdf(t: float, df: float) -> float:
     """P(T <= t) for Student's t-distribution with df degrees of freedom.
 
     Uses P(|T| > |t|) = I_{df / (df + t^2)}(df / 2, 1 / 2), the regularized incomplete beta
-    function, evaluated by its continued fraction. Checks: df = 1 is the Cauchy distribution
+    function, evaluated by its continued fraction (near t = 0 through its complement
+    1 - I_{t^2 / (df + t^2)}(1 / 2, df / 2), which keeps the digits of tiny t). Checks: df = 1 is the Cauchy distribution
     (1/2 + atan(t)/pi), df = 2 has 1/2 + t / (2 sqrt(2 + t^2)), and large df approach the normal.
 
     Args:
