@@ -5,8 +5,8 @@ Compares, in one run on the same data:
   * tinytorch (the reference Conv2d, through autograd: im2col + one matrix product, col2im),
   * the seven explicit loops (conv2d_explicit) -- far too slow for the full batch, so it is timed
     on a slice (1 image, a few output channels) and EXTRAPOLATED to the full problem by the MAC
-    ratio; its backward is estimated as 2x its forward (the input and weight gradients each cost
-    one forward's worth of MACs). The output says so.
+    ratio; its backward (module 17's conv2d_backward_explicit, loops for the input, weight and bias
+    gradients) is timed on the same slice and extrapolated the same way. The output says so.
   * PyTorch CPU, when torch is installed (`pip install '.[bench]'`), with the same number of
     threads as NumPy's BLAS (`--threads N` pins both; default: every core, both libraries' default).
 Every implementation gets the same input, weight and upstream gradient; the input requires a
@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "reference"))
 from tinytorch.core.autograd import enable_autograd  # noqa: E402
 from tinytorch.core.spatial import Conv2d, conv2d_explicit, conv2d_macs  # noqa: E402
 from tinytorch.core.tensor import Tensor  # noqa: E402
+from tinytorch.perf.acceleration import conv2d_backward_explicit  # noqa: E402
 
 BATCH, C_IN, SIZE, C_OUT, KERNEL = 128, 3, 32, 32, 5
 
@@ -123,14 +124,17 @@ def torch_step(x, weight, bias, upstream):
     return step, result
 
 
-def explicit_estimate_ms(x, weight, bias, slice_channels: int, repeats: int) -> tuple[float, float, int]:
-    """Time the seven loops on 1 image x `slice_channels` filters; extrapolate by the MAC ratio."""
+def explicit_estimate_ms(x, weight, bias, upstream, slice_channels: int, repeats: int) -> tuple[float, float, int]:
+    """Time the seven loops forward and backward on 1 image x `slice_channels` filters; extrapolate
+    both by the MAC ratio. Returns (forward ms, forward + backward ms, slice MACs)."""
     x_slice, w_slice, b_slice = x[:1].astype(np.float64), weight[:slice_channels].astype(np.float64), bias[:slice_channels]
+    grad_slice = upstream[:1, :slice_channels].astype(np.float64)
     slice_macs = conv2d_macs(x_slice.shape, slice_channels, KERNEL)
-    seconds = median_ms(lambda: conv2d_explicit(x_slice, w_slice, b_slice), max(1, repeats // 5), untimed=1) / 1e3
-    full_macs = conv2d_macs(x.shape, C_OUT, KERNEL)
-    forward_ms = seconds * full_macs / slice_macs * 1e3
-    return forward_ms, 3 * forward_ms, slice_macs
+    scale = conv2d_macs(x.shape, C_OUT, KERNEL) / slice_macs
+    runs = max(1, repeats // 5)
+    forward_ms = median_ms(lambda: conv2d_explicit(x_slice, w_slice, b_slice), runs, untimed=1) * scale
+    backward_ms = median_ms(lambda: conv2d_backward_explicit(x_slice, w_slice, grad_slice), runs, untimed=1) * scale
+    return forward_ms, forward_ms + backward_ms, slice_macs
 
 
 def main(args: argparse.Namespace = ARGS) -> int:
@@ -158,7 +162,7 @@ def main(args: argparse.Namespace = ARGS) -> int:
             np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-3, atol=1e-4 * scale, err_msg=key)
         print("outputs and all three gradients agree with PyTorch (rtol 1e-3)")
 
-    forward_ms, total_ms, slice_macs = explicit_estimate_ms(x, weight, bias, args.slice_channels, args.repeats)
+    forward_ms, total_ms, slice_macs = explicit_estimate_ms(x, weight, bias, upstream, args.slice_channels, args.repeats)
     rows["seven loops (EXTRAPOLATED)"] = total_ms
 
     baseline_name = next((name for name in rows if name.startswith("PyTorch")), "tinytorch reference")
@@ -170,8 +174,8 @@ def main(args: argparse.Namespace = ARGS) -> int:
     for name, ms in rows.items():
         print(f"{name:<34}{ms:>14,.1f}{ms / baseline:>11,.2f}x")
     print(f"\nseven loops: timed on 1 image x {args.slice_channels} filters ({slice_macs:,} MACs), scaled by "
-          f"{macs / slice_macs:,.0f}x to the full batch = {forward_ms / 1e3:,.1f} s forward; fwd+bwd estimated as "
-          "3x forward (each gradient costs about one forward)")
+          f"{macs / slice_macs:,.0f}x to the full batch = {forward_ms / 1e3:,.1f} s forward, "
+          f"{total_ms / 1e3:,.1f} s forward + backward (the backward loops timed on the same slice)")
     return 0
 
 
