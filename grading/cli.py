@@ -123,6 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_student_loop_options(watch)
     watch.set_defaults(handler=_lazy("cli_student", "run_watch"))
 
+    milestone = commands.add_parser("milestone", help="run a historical milestone (1958 perceptron ...) on your package",
+                                    description="Run milestone N on a tinytorch package; options after N go to the "
+                                                "milestone (--submission DIR, --seed, --epochs, --quick, --data-dir).")
+    milestone.add_argument("number", type=int, help="which milestone, 1-6")
+    milestone.add_argument("options", nargs=argparse.REMAINDER, help="options for the milestone")
+    milestone.set_defaults(handler=_lazy("cli_milestone", "run_milestone"))
+
     lint = commands.add_parser("lint", help="audit prerequisite ordering, concept leakage, patches, docstrings")
     lint.add_argument("paths", nargs="*", help="report only these files/directories (default: everything)")
     lint.add_argument("--root", default=str(REPO_ROOT), help="repository root holding grading/curriculum.toml")

@@ -1,0 +1,72 @@
+"""The milestone programs: each meets its criterion on the reference, writes its JSON result, and
+turns an unfinished module into advice instead of a traceback; `kata milestone` runs them."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from grading import REPO_ROOT, cli
+from milestones import MILESTONES
+from milestones.common import text_plot
+
+
+def run_milestone(number: int, tmp_path, *options: str) -> tuple[subprocess.CompletedProcess, dict | None]:
+    out = tmp_path / f"m{number:02d}.json"
+    done = subprocess.run([sys.executable, "-m", f"milestones.{MILESTONES[number]}", "--out", str(out), *options],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    return done, (json.loads(out.read_text()) if out.is_file() else None)
+
+
+@pytest.mark.parametrize("number", sorted(MILESTONES))
+def test_each_milestone_meets_its_criterion_on_the_reference(number, tmp_path):
+    done, result = run_milestone(number, tmp_path, "--quick", "--seed", "1")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert result["passed"] is True and result["milestone"] == number and result["quick"] is True
+    assert result["seed"] == 1 and result["wall_seconds"] > 0 and result["machine"]["cpu_count"] >= 1
+    assert "PASSED" in done.stdout.splitlines()[-1] and result["criterion"] in done.stdout
+
+
+def test_the_digit_milestones_report_their_accuracy(tmp_path):
+    _, mlp = run_milestone(3, tmp_path, "--epochs", "6")
+    assert mlp["metrics"]["dataset"] == "TinyDigits" and mlp["metrics"]["test_accuracy"] >= 0.95
+    assert len(mlp["curves"]["MLP test accuracy"]) == 6
+    _, cnn = run_milestone(4, tmp_path, "--quick")
+    assert cnn["metrics"]["cnn_parameters"] < cnn["metrics"]["mlp_parameters"], "weight sharing: fewer parameters"
+
+
+def test_xor_shows_the_single_layer_failing(tmp_path):
+    done, result = run_milestone(2, tmp_path)
+    assert result["metrics"]["single_layer_accuracy"] <= 0.75 and result["metrics"]["mlp_accuracy"] == 1.0
+    assert "not linearly separable" in done.stdout
+
+
+def test_a_milestone_on_the_stubs_names_the_module_to_finish(tmp_path):
+    done, result = run_milestone(1, tmp_path, "--submission", str(REPO_ROOT / "stubs"))
+    assert done.returncode == 2 and result is None
+    assert "needs a module you have not finished: Module 03 (layers): implement Linear.__init__" in done.stdout \
+        or "Module 01 (tensor)" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_submission_without_a_package_is_refused(tmp_path):
+    done, _ = run_milestone(1, tmp_path, "--submission", str(tmp_path))
+    assert done.returncode != 0 and "expected a directory containing tinytorch/__init__.py" in done.stderr
+
+
+def test_kata_milestone_runs_one_and_refuses_unknown_or_unbuilt_ones(tmp_path, capsys):
+    assert cli.main(["milestone", "1", "--quick", "--out", str(tmp_path / "m.json")]) == 0
+    assert json.loads((tmp_path / "m.json").read_text())["passed"] is True
+    assert cli.main(["milestone", "9"]) == 2
+    assert "unknown milestone 9: expected one of 1, 2, 3, 4, 5, 6" in capsys.readouterr().err
+    unbuilt = min(set(range(1, 7)) - set(MILESTONES))
+    assert cli.main(["milestone", str(unbuilt)]) == 2
+    assert "is not built yet" in capsys.readouterr().err
+
+
+def test_text_plot_puts_the_highest_value_on_top():
+    rows = text_plot(np.array([0.0, 1.0, 2.0]), width=3, height=3).splitlines()
+    assert rows[0].endswith("|  *") and rows[2].endswith("|*  ") and rows[1].endswith("| * ")
