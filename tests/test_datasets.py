@@ -81,3 +81,16 @@ def test_a_malformed_manifest_line_is_named(tmp_path):
 def test_unknown_splits_are_refused():
     with pytest.raises(DatasetError, match="split must be one of train, test, got 'validation'"):
         load_tinydigits("validation")
+
+
+def test_tinytalks_loads_every_split_through_the_checksummed_api():
+    from datasets import load_tinytalks
+
+    questions = {}
+    for split in ("train", "validation", "test"):
+        conversations = load_tinytalks(split)
+        assert conversations and all(turns and all(q and a for q, a in turns) for turns in conversations)
+        questions[split] = {q.lower() for turns in conversations for q, _ in turns}
+    assert not questions["train"] & questions["test"] and not questions["train"] & questions["validation"]
+    with pytest.raises(DatasetError, match="split must be one of train, validation, test"):
+        load_tinytalks("dev")

@@ -1,0 +1,1 @@
+"""TinyTalks: short question/answer conversations written for this project (see DATASHEET.md)."""
