@@ -140,9 +140,9 @@ def _read_exactly(stream, n: int) -> bytes:
 def _size_mismatch(path: Path, shape, expected: int, found: int | None):
     """Raise the error for data that is shorter or longer than the header says."""
     if found is None or found > expected:
-        what = "has trailing bytes after" if found is None else f"has {found} bytes of data, more than"
-        raise DatasetError(f"{path}: corrupt IDX file: {what} the {expected} bytes its header's shape "
-                           f"{shape} calls for")
+        extra = "" if found is None else f"{found - expected} "
+        raise DatasetError(f"{path}: corrupt IDX file: {extra}extra bytes after the {expected} bytes of data "
+                           f"its header's shape {shape} calls for")
     raise DatasetError(f"{path}: truncated IDX file: header's shape {shape} calls for {expected} bytes of "
                        f"data, found {max(found, 0)}")
 
