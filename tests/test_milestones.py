@@ -70,3 +70,11 @@ def test_kata_milestone_runs_one_and_refuses_unknown_or_unbuilt_ones(tmp_path, c
 def test_text_plot_puts_the_highest_value_on_top():
     rows = text_plot(np.array([0.0, 1.0, 2.0]), width=3, height=3).splitlines()
     assert rows[0].endswith("|  *") and rows[2].endswith("|*  ") and rows[1].endswith("| * ")
+
+
+def test_a_tree_without_milestones_says_so(tmp_path, monkeypatch, capsys):
+    from grading import cli_milestone
+
+    monkeypatch.setattr(cli_milestone, "REPO_ROOT", tmp_path)
+    assert cli.main(["milestone", "1"]) == 2
+    assert f"this tree has no milestones/ folder ({tmp_path})" in capsys.readouterr().err
