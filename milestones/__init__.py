@@ -2,7 +2,7 @@
 tinytorch: `kata milestone N` or `python -m milestones.<name>`.
 
 Each one recreates a landmark with only `tinytorch` (and NumPy for data handling), states its
-success criterion, prints progress and a final verdict, and writes a JSON result (see common.py).
+success criterion, prints progress and a final verdict, and writes a JSON result (see _common.py).
 """
 # number -> module name; titles, years and the modules each needs live in grading/curriculum.toml.
 MILESTONES = {

@@ -1,10 +1,11 @@
 """Milestone 1 (1958): Rosenblatt's perceptron learns AND, OR and two separable clouds of points.
 
 No gradients and no loss function: the 1958 learning rule nudges the weights towards every example
-it gets wrong, w <- w + lr * (target - prediction) * x, and stops after an epoch without mistakes.
+it gets wrong, w <- w + lr * (target - prediction) * x, and stops after a pass over the data without
+mistakes.
 Rosenblatt proved it always stops when a straight line can separate the classes.
 Criterion: 100% training accuracy on all three tasks. Needs modules 01-04 (a Linear layer holds the
-weights; autograd is not used).
+weights; nothing is differentiated).
 
 Run:  python -m milestones.m01_perceptron [--submission DIR] [--seed 0] [--epochs 50]
 """
@@ -12,8 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from milestones.common import main, parser, text_plot
+from milestones._common import main, parser, text_plot
 
+REQUIRES = (1, 2, 3, 4)  # the modules it needs (the manifest's [[milestone]] requires; kata lint checks imports)
 NUMBER = 1
 
 
@@ -36,7 +38,7 @@ def predict(layer, Tensor, x: np.ndarray) -> np.ndarray:
 
 
 def train(layer, Tensor, x, y, epochs: int, lr: float = 0.1) -> list[int]:
-    """Rosenblatt's rule, one example at a time; returns the mistakes of each epoch."""
+    """Rosenblatt's rule, one example at a time; returns the mistakes of each pass over the data."""
     mistakes = []
     for _ in range(epochs):
         wrong = 0
@@ -73,15 +75,15 @@ def run(run) -> int:
         layer = Linear(2, 1, seed=run.args.seed + index)
         mistakes = train(layer, Tensor, x, y, run.args.epochs)
         accuracy = float((predict(layer, Tensor, x) == y).mean())
-        results[name] = {"accuracy": accuracy, "epochs": len(mistakes), "examples": int(len(y))}
+        results[name] = {"accuracy": accuracy, "passes": len(mistakes), "examples": int(len(y))}
         run.curves[f"{name} mistakes"] = mistakes
-        run.say(f"  {name:<7} {len(y):>4} examples: {len(mistakes):>3} epoch(s), mistakes per epoch "
+        run.say(f"  {name:<7} {len(y):>4} examples: {len(mistakes):>3} pass(es), mistakes per pass "
                 f"{mistakes[:8]}{' ...' if len(mistakes) > 8 else ''} -> accuracy {accuracy:.0%}")
     x, y = tasks(run.args.seed, run.args.quick)["clouds"]
     run.say("\n  Decision boundary on the clouds (. says 0, : says 1; o and x are the points):")
     run.say(boundary_plot(layer, Tensor, x, y))
     if len(run.curves["clouds mistakes"]) > 1:
-        run.say("\n  Mistakes per epoch on the clouds:\n" + text_plot(run.curves["clouds mistakes"], label="epoch"))
+        run.say("\n  Mistakes per pass on the clouds:\n" + text_plot(run.curves["clouds mistakes"], label="pass"))
     passed = all(task["accuracy"] == 1.0 for task in results.values())
     return run.finish("100% training accuracy on AND, OR and the separable clouds", passed, results)
 

@@ -11,7 +11,7 @@ import pytest
 
 from grading import REPO_ROOT, cli
 from milestones import MILESTONES
-from milestones.common import text_plot
+from milestones._common import text_plot
 
 
 def run_milestone(number: int, tmp_path, *options: str) -> tuple[subprocess.CompletedProcess, dict | None]:
@@ -78,3 +78,14 @@ def test_a_tree_without_milestones_says_so(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(cli_milestone, "REPO_ROOT", tmp_path)
     assert cli.main(["milestone", "1"]) == 2
     assert f"this tree has no milestones/ folder ({tmp_path})" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("number", sorted(MILESTONES))
+def test_each_milestone_declares_the_modules_the_manifest_gives_it(number):
+    import importlib
+
+    from grading import curriculum as curriculum_module
+
+    declared = importlib.import_module(f"milestones.{MILESTONES[number]}").REQUIRES
+    manifest = next(m for m in curriculum_module.load().milestones if m.number == number)
+    assert declared == manifest.requires
