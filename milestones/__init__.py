@@ -10,4 +10,5 @@ MILESTONES = {
     2: "m02_xor",
     3: "m03_mlp",
     4: "m04_cnn",
+    5: "m05_transformer",
 }

@@ -70,13 +70,14 @@ class Run:
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
 
-    def progress(self, label: str, epoch: int, epochs: int, **values: float) -> None:
-        """One line per epoch: `label epoch 3/20  loss 0.412  accuracy 91.0%  2.1 s`, and the curves kept."""
+    def progress(self, label: str, epoch: int, epochs: int, unit: str = "epoch", **values: float) -> None:
+        """One line per epoch (or other `unit`): `label epoch 3/20  loss 0.412  accuracy 91.0%  2.1 s`; the
+        curves are kept for the JSON result."""
         parts = []
         for name, value in values.items():
             self.curves.setdefault(f"{label} {name}", []).append(float(value))
             parts.append(f"{name} {value * 100:5.1f}%" if "accuracy" in name else f"{name} {value:.4f}")
-        self.say(f"  {label:<12} epoch {epoch:>3}/{epochs}  " + "  ".join(parts) + f"  {self.elapsed():6.1f} s")
+        self.say(f"  {label:<12} {unit} {epoch:>3}/{epochs}  " + "  ".join(parts) + f"  {self.elapsed():6.1f} s")
 
     def finish(self, criterion: str, passed: bool, metrics: dict) -> int:
         """Print the verdict, write the JSON result; exit status 0 when the criterion is met, 1 if not."""
