@@ -14,27 +14,19 @@ import os
 import platform
 import sys
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-MANIFEST = REPO_ROOT / "grading" / "curriculum.toml"
+from grading import default_submission
+from grading.course import span
+from grading.curriculum import load as load_curriculum
 
 
-def default_submission() -> Path:
-    """reference/ in the master repository, else the template's own root (holding ./tinytorch)."""
-    reference = REPO_ROOT / "reference"
-    return reference if reference.is_dir() else REPO_ROOT
-
-
-def milestone_facts(number: int) -> dict:
-    """The manifest's [[milestone]] entry: year, title and the modules it needs."""
-    with MANIFEST.open("rb") as handle:
-        entries = tomllib.load(handle)["milestone"]
-    return next(entry for entry in entries if entry["number"] == number)
+def milestone(number: int):
+    """The manifest's [[milestone]] entry (year, title, label, the modules it needs)."""
+    return next(entry for entry in load_curriculum().milestones if entry.number == number)
 
 
 def parser(number: int, description: str, epochs: int) -> argparse.ArgumentParser:
@@ -44,7 +36,7 @@ def parser(number: int, description: str, epochs: int) -> argparse.ArgumentParse
                          help="directory containing the tinytorch/ package to run on (default: the usual one)")
     options.add_argument("--seed", type=int, default=0, help="seed for data order and initial weights")
     options.add_argument("--epochs", type=int, default=epochs, help=f"training epochs (default {epochs})")
-    options.add_argument("--quick", action="store_true", help="a short run (fewer epochs, less data)")
+    options.add_argument("--quick", action="store_true", help="a short run (fewer epochs or steps)")
     options.add_argument("--out", type=Path, default=None,
                          help=f"where to write the JSON result (default build/milestones/m{number:02d}.json)")
     return options
@@ -61,8 +53,7 @@ class Run:
 
     @property
     def title(self) -> str:
-        facts = milestone_facts(self.number)
-        return f"Milestone {self.number} ({facts['year']} {facts['title']})"
+        return milestone(self.number).label
 
     def say(self, text: str = "") -> None:
         print(text, flush=True)
@@ -110,8 +101,8 @@ def start(number: int, args: argparse.Namespace) -> Run:
                          f"got {submission}")
     sys.path.insert(0, str(submission))
     run = Run(number, args, submission)
-    facts = milestone_facts(number)
-    run.say(f"{run.title} on {submission / 'tinytorch'} (needs modules {facts['requires']}; seed {args.seed})")
+    run.say(f"{run.title} on {submission / 'tinytorch'} (needs modules {span(milestone(number).requires)}; "
+            f"seed {args.seed})")
     return run
 
 

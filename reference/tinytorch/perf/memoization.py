@@ -30,10 +30,10 @@ import numpy as np
 
 from tinytorch.core.activations import GELU_CUBIC, GELU_SCALE
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.transformer import GPT, sample_next_token
+from tinytorch.core.transformer import GPT, _generation_arguments, sample_next_token
 from tinytorch.perf.profiling import linear_flops
 
-_STATE = {"enabled": False, "uncached_generate": None}
+_STATE = {"enabled": False}
 
 
 # ---------------------------------------------------------------- argument checking (no solution logic)
@@ -331,7 +331,7 @@ def generate_cached(model: GPT, idx, max_new_tokens: int, temperature: float = 1
         np.ndarray: shape (B, T + max_new_tokens), idx's integer dtype; starts with idx.
 
     Raises:
-        TypeError: model is not a GPT.
+        TypeError: model is not a GPT, or idx does not hold integers.
         ValueError: the same argument errors as GPT.generate.
 
     Example:
@@ -342,15 +342,7 @@ def generate_cached(model: GPT, idx, max_new_tokens: int, temperature: float = 1
     ### BEGIN SOLUTION
     if not isinstance(model, GPT):
         raise TypeError(f"generate_cached expects a GPT, got {type(model).__name__}")
-    ids = np.asarray(idx)
-    if ids.ndim != 2 or ids.shape[1] == 0 or ids.dtype.kind not in "iu":
-        raise ValueError(f"generate_cached: idx must be integer token ids of shape (B, T >= 1), got {ids.dtype} {ids.shape}")
-    if not isinstance(max_new_tokens, (int, np.integer)) or isinstance(max_new_tokens, bool) or max_new_tokens < 0:
-        raise ValueError(f"generate_cached: max_new_tokens must be a non-negative integer, got {max_new_tokens!r}")
-    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or not temperature >= 0:
-        raise ValueError(f"generate_cached: temperature must be a number >= 0, got {temperature!r}")
-    if top_k is not None and (not isinstance(top_k, (int, np.integer)) or isinstance(top_k, bool) or top_k < 1):
-        raise ValueError(f"generate_cached: top_k must be a positive integer or None, got {top_k!r}")
+    ids = _generation_arguments(idx, max_new_tokens, temperature, top_k, "generate_cached")
     rng = np.random.default_rng(seed)
     cache = cache_for(model, ids.shape[0])
     out = ids.copy()
@@ -394,7 +386,7 @@ def enable_kv_cache() -> None:
 
     generate.__doc__ = uncached.__doc__
     GPT.generate = generate
-    _STATE.update(enabled=True, uncached_generate=uncached)
+    _STATE["enabled"] = True
     ### END SOLUTION
 
 

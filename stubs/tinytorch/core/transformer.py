@@ -313,6 +313,20 @@ def _token_ids(ids, name: str) -> np.ndarray:
     return array
 
 
+def _generation_arguments(idx, max_new_tokens, temperature, top_k, owner: str) -> np.ndarray:
+    """Check what every generation loop is given; returns the prompt's ids (B, T >= 1)."""
+    ids = _token_ids(idx, "idx")
+    if ids.shape[1] == 0:
+        raise ValueError(f"{owner} needs a prompt of at least one token, got shape {ids.shape}")
+    if not isinstance(max_new_tokens, (int, np.integer)) or isinstance(max_new_tokens, bool) or max_new_tokens < 0:
+        raise ValueError(f"{owner}: max_new_tokens must be a non-negative integer, got {max_new_tokens!r}")
+    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or not temperature >= 0:
+        raise ValueError(f"{owner}: temperature must be a number >= 0, got {temperature!r}")
+    if top_k is not None and (not isinstance(top_k, (int, np.integer)) or isinstance(top_k, bool) or top_k < 1):
+        raise ValueError(f"{owner}: top_k must be a positive integer or None, got {top_k!r}")
+    return ids
+
+
 def sample_next_token(logits: np.ndarray, temperature: float, top_k: int | None, rng) -> np.ndarray:
     """Choose one next token per row from the last position's logits.
 

@@ -31,10 +31,10 @@ import numpy as np
 
 from tinytorch.core.activations import GELU_CUBIC, GELU_SCALE
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.transformer import GPT, sample_next_token
+from tinytorch.core.transformer import GPT, _generation_arguments, sample_next_token
 from tinytorch.perf.profiling import linear_flops
 
-_STATE = {"enabled": False, "uncached_generate": None}
+_STATE = {"enabled": False}
 
 
 # ---------------------------------------------------------------- argument checking (no solution logic)
@@ -276,7 +276,7 @@ def generate_cached(model: GPT, idx, max_new_tokens: int, temperature: float = 1
         np.ndarray: shape (B, T + max_new_tokens), idx's integer dtype; starts with idx.
 
     Raises:
-        TypeError: model is not a GPT.
+        TypeError: model is not a GPT, or idx does not hold integers.
         ValueError: the same argument errors as GPT.generate.
 
     Example:
