@@ -276,8 +276,8 @@ def regrade(roster: Path, out: Path, base: GradeOptions, curriculum: Curriculum,
     chosen = students(roster, shard)
     previous = existing_rows(out)  # read first: an unreadable gradebook stops us before hours of grading
     (out / "reports").mkdir(parents=True, exist_ok=True)
-    run = RosterRun(out, base, curriculum, tests_fingerprint(base.tests_root / "conftest.py", Path(curriculum.source),
-                                                             base.tests_root / "spec", base.hidden), force, deadline)
+    tests = tests_fingerprint(base.tests_root, Path(curriculum.source), base.hidden)
+    run = RosterRun(out, base, curriculum, tests, force, deadline)
     rows: dict[str, dict] = {}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(run.grade_student, student_dir): student_dir for student_dir in chosen}

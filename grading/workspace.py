@@ -1,11 +1,13 @@
 """The grader's private working directory: its own tests, its own pytest config, the packages.
 
 Nothing of the submission is used but the `.py` files of its `tinytorch/` package. The tests,
-conftest, manifest and pytest configuration come from the grader's copies, so a student's
-edits to spec files, conftest.py, pytest.ini, pyproject.toml or workflows never reach a grade.
+conftest, manifest, pytest configuration, milestone programs and datasets come from the grader's
+copies, so a student's edits to spec files, conftest.py, pytest.ini, pyproject.toml, milestones/,
+datasets/ or workflows never reach a grade.
 
 Layout:
     WORK/pytest.ini  conftest.py  curriculum.toml  spec/  hidden_tests/  canary/
+    WORK/milestones/  datasets/                  what the hidden milestone tests run and read
     WORK/packages/submission/tinytorch/      the student's whole package (integrated mode)
     WORK/packages/isolated-06/tinytorch/     the student's module-06 file, the reference of its prerequisites
                                              (01-05) and the stubs of every other module (isolated mode)
@@ -33,6 +35,12 @@ filterwarnings = error::pytest.PytestUnknownMarkWarning
 """
 
 
+# Public folders beside spec/ that the hidden milestone tests import: the milestone programs (their
+# .py files) and the datasets (code, data files and the checksum list they are verified against).
+MILESTONE_SOURCES = "milestones"
+DATASETS = "datasets"
+
+
 @dataclass(frozen=True)
 class Canary:
     """Two injected tests: one must pass and one must fail, or the run was tampered with."""
@@ -53,11 +61,16 @@ class Workspace:
 
     # ------------------------------------------------------------------ tests and configuration
     def install_tests(self, tests_root: Path, hidden: Path | None, manifest: Path) -> None:
-        """Copy the grader's conftest, manifest, spec/ and (when given) the hidden tests."""
+        """Copy the grader's conftest, manifest, spec/, milestones/ and datasets/ (when it has them)
+        and (when given) the hidden tests."""
         shutil.copy2(tests_root / "conftest.py", self.root / "conftest.py")
         shutil.copy2(manifest, self.root / "curriculum.toml")
         (self.root / "pytest.ini").write_text(PYTEST_INI, encoding="utf-8")
         copy_python_tree(tests_root / "spec", self.root / "spec")
+        if (tests_root / MILESTONE_SOURCES).is_dir():
+            copy_python_tree(tests_root / MILESTONE_SOURCES, self.root / MILESTONE_SOURCES)
+        if (tests_root / DATASETS).is_dir():
+            copy_tree(tests_root / DATASETS, self.root / DATASETS, is_data_file)
         if hidden is not None:
             copy_python_tree(hidden, self.root / "hidden_tests")
 
@@ -66,7 +79,8 @@ class Workspace:
         (conftest, manifest, pytest.ini), the public spec folder (hidden tests import its oracles),
         the hidden test files among `files` with their packages' non-test modules, and the canaries
         among `files`. Never another hidden test file, never a package variant."""
-        view = [self.root / name for name in ("conftest.py", "curriculum.toml", "pytest.ini", "spec")]
+        view = [self.root / name for name in ("conftest.py", "curriculum.toml", "pytest.ini", "spec",
+                                              MILESTONE_SOURCES, DATASETS)]
         for relative in files:
             path = self.root / relative
             if relative.startswith("spec/"):
@@ -79,8 +93,7 @@ class Workspace:
         return list(dict.fromkeys(p for p in view if p.exists()))
 
     def tests_fingerprint(self) -> str:
-        return tests_fingerprint(self.root / "conftest.py", self.root / "curriculum.toml", self.root / "spec",
-                                 self.root / "hidden_tests")
+        return tests_fingerprint(self.root, self.root / "curriculum.toml", self.root / "hidden_tests")
 
     def write_canary(self) -> Canary:
         """A test file with random names, so a submission cannot single the canaries out."""
@@ -137,24 +150,39 @@ class Workspace:
         return folder
 
 
-def python_files(source: Path) -> list[Path]:
-    """The regular .py files below `source`, relative to it, sorted; symlinks and caches are skipped."""
+def is_python_file(name: str) -> bool:
+    return name.endswith(".py")
+
+
+def is_data_file(name: str) -> bool:
+    """What a dataset folder ships: code, data and documentation, never caches or compiled files."""
+    return not name.endswith((".pyc", ".pyo"))
+
+
+def files_below(source: Path, keep=is_python_file) -> list[Path]:
+    """The regular files below `source` whose names `keep` accepts (default: .py files), relative to
+    it, sorted; symlinks and caches are skipped."""
     found: list[Path] = []
     for folder, subfolders, files in os.walk(source, followlinks=False):
         subfolders[:] = sorted(d for d in subfolders if d != "__pycache__" and not (Path(folder) / d).is_symlink())
         for name in files:
             path = Path(folder) / name
-            if name.endswith(".py") and path.is_file() and not path.is_symlink():
+            if keep(name) and path.is_file() and not path.is_symlink():
                 found.append(path.relative_to(source))
     return sorted(found)
 
 
-def copy_python_tree(source: Path, destination: Path) -> int:
-    """Replace `destination` with a copy of the .py files below `source`, keeping the layout."""
+def python_files(source: Path) -> list[Path]:
+    """The regular .py files below `source`, relative to it, sorted."""
+    return files_below(source, is_python_file)
+
+
+def copy_tree(source: Path, destination: Path, keep=is_python_file) -> int:
+    """Replace `destination` with a copy of the files below `source` that `keep` accepts, keeping the layout."""
     if destination.exists():
         shutil.rmtree(destination)
     destination.mkdir(parents=True)
-    files = python_files(source) if source.is_dir() and not source.is_symlink() else []
+    files = files_below(source, keep) if source.is_dir() and not source.is_symlink() else []
     for relative in files:
         target = destination / relative
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -162,22 +190,30 @@ def copy_python_tree(source: Path, destination: Path) -> int:
     return len(files)
 
 
-def fingerprint(package_dir: Path) -> str:
-    """sha256 over the relative paths and bytes of every .py file below `package_dir`."""
+def copy_python_tree(source: Path, destination: Path) -> int:
+    """Replace `destination` with a copy of the .py files below `source`, keeping the layout."""
+    return copy_tree(source, destination, is_python_file)
+
+
+def fingerprint(package_dir: Path, keep=is_python_file) -> str:
+    """sha256 over the relative paths and bytes of every file below `package_dir` that `keep` accepts
+    (default: the .py files)."""
     digest = hashlib.sha256()
     if package_dir.is_dir() and not package_dir.is_symlink():
-        for relative in python_files(package_dir):
+        for relative in files_below(package_dir, keep):
             digest.update(relative.as_posix().encode() + b"\0")
             digest.update((package_dir / relative).read_bytes() + b"\0")
     return digest.hexdigest()
 
 
-def tests_fingerprint(conftest: Path, manifest: Path, spec: Path, hidden: Path | None) -> str:
-    """sha256 of everything that decides a grade besides the submission: tests, conftest, manifest.
-    The same for the sources and for a workspace's copies of them (only .py files are copied)."""
+def tests_fingerprint(tests_root: Path, manifest: Path, hidden: Path | None) -> str:
+    """sha256 of everything that decides a grade besides the submission: conftest, manifest, spec,
+    milestone programs, datasets and hidden tests. The same for the sources (`tests_root` holding
+    conftest.py, spec/, milestones/, datasets/) and for a workspace's copies of them."""
     digest = hashlib.sha256()
-    for path in (conftest, manifest):
+    for path in (tests_root / "conftest.py", manifest):
         digest.update(path.read_bytes() + b"\0")
-    for folder in (spec, hidden):
-        digest.update(fingerprint(folder).encode() if folder is not None else b"-")
+    for folder, keep in ((tests_root / "spec", is_python_file), (hidden, is_python_file),
+                         (tests_root / MILESTONE_SOURCES, is_python_file), (tests_root / DATASETS, is_data_file)):
+        digest.update(fingerprint(folder, keep).encode() if folder is not None else b"-")
     return digest.hexdigest()

@@ -57,30 +57,33 @@ def answer(model, tokenizer, question: str, limit: int = 48) -> str:
     return tokenizer.decode(out[0, prompt.shape[1]:].tolist()).split("\n")[0].strip()
 
 
-def run(run) -> int:
-    from datasets import load_tinytalks
-    from tinytorch import Adam, enable_autograd
-    from tinytorch.core.tokenization import CharTokenizer
-    from tinytorch.core.training import clip_grad_norm
-    from tinytorch.core.transformer import GPT
+def exact_match(model, tokenizer, questions) -> float:
+    """Fraction of (question, answer) pairs whose greedy answer is exactly the answer."""
+    return float(np.mean([answer(model, tokenizer, q) == a for q, a in questions]))
 
-    enable_autograd()
-    train, validation, test = (load_tinytalks(split) for split in ("train", "validation", "test"))
-    tokenizer = CharTokenizer(render(train) + render(validation) + render(test))
-    ids = np.array(tokenizer.encode(render(train)), dtype=np.int64)
-    val_ids = np.array(tokenizer.encode(render(validation)), dtype=np.int64)
-    steps = max(1, run.args.epochs // 10) if run.args.quick else run.args.epochs
-    run.say(f"  {len(train)} training conversations ({len(ids):,} characters, vocabulary {tokenizer.vocab_size}); "
-            f"GPT D {WIDTH}, {LAYERS} layers, {HEADS} heads, context {CONTEXT}; {steps} steps of {BATCH} windows")
-    model = GPT(tokenizer.vocab_size, WIDTH, HEADS, LAYERS, CONTEXT, dropout=DROPOUT, seed=run.args.seed)
-    optimizer = Adam(model.parameters(), lr=LEARNING_RATE)
-    rng = np.random.default_rng(run.args.seed)
+
+def first_questions(conversations) -> list[tuple[str, str]]:
+    """The opening (question, answer) of each conversation: what the model is asked."""
+    return [turns[0] for turns in conversations]
+
+
+def train(run, model, ids: np.ndarray, steps: int, batch: int = BATCH, learning_rate: float = LEARNING_RATE,
+          seed: int = 0) -> None:
+    """Adam on `batch` random windows of `ids` per step, the learning rate warmed up over the first
+    100 steps (or tenth of the run, if shorter) and then decayed to zero along a cosine."""
+    from tinytorch import Adam
+    from tinytorch.core.training import clip_grad_norm
+
+    context = model.max_seq_len
+    optimizer = Adam(model.parameters(), lr=learning_rate)
+    rng = np.random.default_rng(seed)
+    warmup = min(100, max(1, steps // 10))
+    model.train()
     for step in range(1, steps + 1):
-        # Warm up over 100 steps, then a cosine decay to zero.
-        optimizer.lr = LEARNING_RATE * min(1.0, step / 100) * 0.5 * (1 + np.cos(np.pi * step / steps))
-        starts = rng.integers(0, len(ids) - CONTEXT - 1, BATCH)
-        x = np.stack([ids[s:s + CONTEXT] for s in starts])
-        y = np.stack([ids[s + 1:s + CONTEXT + 1] for s in starts])
+        optimizer.lr = learning_rate * min(1.0, step / warmup) * 0.5 * (1 + np.cos(np.pi * step / steps))
+        starts = rng.integers(0, len(ids) - context - 1, batch)
+        x = np.stack([ids[s:s + context] for s in starts])
+        y = np.stack([ids[s + 1:s + context + 1] for s in starts])
         optimizer.zero_grad()
         _, loss = model(x, y)
         loss.backward()
@@ -89,16 +92,35 @@ def run(run) -> int:
         if step % max(1, steps // 10) == 0 or step == steps:
             run.progress("GPT", step, steps, unit="step", loss=float(loss.data))
     model.eval()
+
+
+def run(run) -> int:
+    from datasets import load_tinytalks
+    from tinytorch import enable_autograd
+    from tinytorch.core.tokenization import CharTokenizer
+    from tinytorch.core.transformer import GPT
+
+    enable_autograd()
+    train_talks, validation, test = (load_tinytalks(split) for split in ("train", "validation", "test"))
+    tokenizer = CharTokenizer(render(train_talks) + render(validation) + render(test))
+    ids = np.array(tokenizer.encode(render(train_talks)), dtype=np.int64)
+    val_ids = np.array(tokenizer.encode(render(validation)), dtype=np.int64)
+    steps = max(1, run.args.epochs // 10) if run.args.quick else run.args.epochs
+    run.say(f"  {len(train_talks)} training conversations ({len(ids):,} characters, vocabulary "
+            f"{tokenizer.vocab_size}); GPT D {WIDTH}, {LAYERS} layers, {HEADS} heads, context {CONTEXT}; "
+            f"{steps} steps of {BATCH} windows")
+    model = GPT(tokenizer.vocab_size, WIDTH, HEADS, LAYERS, CONTEXT, dropout=DROPOUT, seed=run.args.seed)
+    train(run, model, ids, steps, seed=run.args.seed)
     val_loss, baseline = validation_loss(model, val_ids), bigram_loss(ids, val_ids, tokenizer.vocab_size)
-    questions = [(q, a) for turns in train for q, a in turns[:1]]
+    questions = first_questions(train_talks)
     if run.args.quick:
         questions = questions[:20]
-    exact = float(np.mean([answer(model, tokenizer, q) == a for q, a in questions]))
+    exact = exact_match(model, tokenizer, questions)
     run.say("\n  Training loss:\n" + text_plot(run.curves["GPT loss"], label="step"))
     run.say(f"\n  validation loss {val_loss:.3f} nats/char against the bigram baseline {baseline:.3f}")
     run.say(f"  exact answers to {len(questions)} training questions: {exact:.1%}")
     run.say("\n  Sample dialogues (training questions, then unseen test questions):")
-    for q, a in questions[:3] + [turns[0] for turns in test[:4]]:
+    for q, a in questions[:3] + first_questions(test[:4]):
         run.say(f"    Q: {q}\n    A: {answer(model, tokenizer, q)}   (reference: {a})")
     in_time = run.elapsed() <= TIME_LIMIT
     metrics = {"exact_match": exact, "questions": len(questions), "validation_loss": val_loss,

@@ -461,3 +461,27 @@ def test_a_grade_made_without_the_sandbox_says_so_in_every_format(monkeypatch):
     first, second = render.annotations(report).splitlines()[:2]
     assert first == "::notice title=kata grade::Score 10/10: 1 of 1 modules complete"
     assert second.startswith("::warning title=kata grade::graded WITHOUT a sandbox")
+
+
+# ---------------------------------------------------------------- what the milestone tests read
+def test_the_workspace_holds_the_graders_milestones_and_datasets_and_fingerprints_them(tmp_path):
+    from grading.workspace import Workspace, tests_fingerprint
+
+    manifest = Path(COURSE.source)
+    workspace = Workspace(tmp_path / "work")
+    workspace.install_tests(REPO_ROOT, REPO_ROOT / "hidden_tests", manifest)
+    for relative in ("milestones/m03_mlp.py", "datasets/SHA256SUMS", "datasets/tinydigits/train.npz",
+                     "datasets/tinytalks/train.txt", "hidden_tests/milestones/bounded.py"):
+        assert (workspace.root / relative).read_bytes() == (REPO_ROOT / relative).read_bytes(), relative
+    assert not [p for p in workspace.root.rglob("*") if p.name == "__pycache__" or p.suffix == ".pyc"]
+    source = tests_fingerprint(REPO_ROOT, manifest, REPO_ROOT / "hidden_tests")
+    assert workspace.tests_fingerprint() == source, "a regrade recognises an up-to-date report by this equality"
+
+    view = workspace.test_view(["hidden_tests/milestones/test_m03_mlp.py"])
+    assert {workspace.root / "milestones", workspace.root / "datasets",
+            workspace.root / "hidden_tests/milestones/bounded.py"} <= set(view)
+    assert workspace.root / "hidden_tests/milestones/test_m05_transformer.py" not in view
+
+    data = workspace.root / "datasets/tinydigits/test.npz"
+    data.write_bytes(data.read_bytes()[:-1] + b"x")
+    assert workspace.tests_fingerprint() != source, "a changed data file changes what decides a grade"

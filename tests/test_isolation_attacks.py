@@ -89,7 +89,8 @@ _work = _p.Path(__file__).resolve().parents[4]
 for _name, _text in [("conftest.py", "\\nimport pytest\\n@pytest.hookimpl(hookwrapper=True)\\n"
                       "def pytest_runtest_makereport(item, call):\\n    outcome = yield\\n"
                       "    outcome.get_result().outcome = 'passed'\\n"),
-                     ("spec/support.py", "\\nimport numpy\\nnumpy.testing.assert_allclose = lambda *a, **k: None\\n")]:
+                     ("spec/support.py", "\\nimport numpy\\nnumpy.testing.assert_allclose = lambda *a, **k: None\\n"),
+                     ("milestones/m03_mlp.py", "\\nTARGET = 0.0\\n"), ("datasets/SHA256SUMS", "\\n")]:
     try:
         with open(_work / _name, "a") as _handle:
             _handle.write(_text)
@@ -105,6 +106,8 @@ def test_editing_the_workspaces_tests_at_import_changes_nothing(tmp_path, withou
     (workspace,) = keep.iterdir()
     assert (workspace / "conftest.py").read_bytes() == (REPO_ROOT / "conftest.py").read_bytes()
     assert (workspace / "spec" / "support.py").read_bytes() == (REPO_ROOT / "spec" / "support.py").read_bytes()
+    for relative in ("milestones/m03_mlp.py", "datasets/SHA256SUMS"):  # what the milestone tests run and trust
+        assert (workspace / relative).read_bytes() == (REPO_ROOT / relative).read_bytes(), relative
 
 
 WRITE_THE_REPOSITORY = """

@@ -95,6 +95,21 @@ def test_each_milestone_declares_the_modules_the_manifest_gives_it(number):
     assert declared == manifest.requires
 
 
+@pytest.mark.parametrize("number", sorted(MILESTONES))
+def test_each_milestone_has_a_hidden_bounded_test_marked_with_its_modules(number):
+    import ast
+    import importlib
+
+    (test_file,) = (REPO_ROOT / "hidden_tests" / "milestones").glob(f"test_m{number:02d}_*.py")
+    tree = ast.parse(test_file.read_text(encoding="utf-8"))
+    marks = [node.value for node in tree.body if isinstance(node, ast.Assign)
+             and any(getattr(t, "id", "") == "pytestmark" for t in node.targets)]
+    assert len(marks) == 1 and marks[0].func.attr == "module", f"{test_file.name} needs pytestmark = pytest.mark.module(...)"
+    # The grader runs a milestone test only for courses that assign every module it is marked with.
+    assert tuple(ast.literal_eval(arg) for arg in marks[0].args) == \
+        importlib.import_module(f"milestones.{MILESTONES[number]}").REQUIRES
+
+
 def test_the_transformer_milestone_trains_answers_and_compares_with_the_bigram(tmp_path):
     done, result = run_milestone(5, tmp_path, "--quick", "--epochs", "300")
     assert done.returncode in (0, 1) and "Traceback" not in done.stderr, done.stderr[-2000:]

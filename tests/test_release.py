@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,7 +16,8 @@ from grading import course as course_module, curriculum as curriculum_module
 from grading.release import ReleaseError
 
 CURRICULUM = curriculum_module.load()
-MASTER_PARTS = ("reference", "spec", "hidden_tests", "grading", "conftest.py", "constraints.txt", "pyproject.toml")
+MASTER_PARTS = ("reference", "spec", "hidden_tests", "grading", "milestones", "datasets", "conftest.py", "constraints.txt",
+                "pyproject.toml")
 
 
 def course(modules: str | None = None) -> course_module.Course:
@@ -42,6 +44,14 @@ def test_template_holds_what_a_student_needs_and_nothing_of_the_instructors(temp
         assert needed in files, needed
     assert not any(f.startswith(("reference/", "hidden_tests/", "stubs/", "tests/", "bench/")) for f in files)
     assert not any("__pycache__" in f or f.startswith("grading/templates/") for f in files)
+
+
+def test_template_ships_the_milestones_and_the_datasets_they_read_byte_for_byte(template):
+    shipped = {f for f in files_of(template) if f.startswith(("milestones/", "datasets/"))}
+    master = {f for f in files_of(REPO_ROOT) if f.startswith(("milestones/", "datasets/"))
+              and "__pycache__" not in f and not f.endswith(".pyc")}
+    assert shipped == master and "datasets/tinydigits/train.npz" in shipped and "milestones/m03_mlp.py" in shipped
+    assert all((template / f).read_bytes() == (REPO_ROOT / f).read_bytes() for f in shipped)
 
 
 def test_template_modules_are_stubs_that_tell_students_to_edit_them(template):
@@ -189,7 +199,9 @@ def test_a_solution_marker_is_refused_naming_the_file(master, tmp_path):
 @pytest.mark.parametrize("source, planted, kind", [
     ("hidden_tests/unit/test_01_tensor_hidden.py", "spec/test_01_extra.py", "hidden test"),
     ("reference/tinytorch/core/autograd.py", "grading/solutions_backup.py", "reference file"),
-], ids=["hidden-test-in-spec", "reference-in-grading"])
+    ("hidden_tests/milestones/test_m03_mlp.py", "milestones/test_extra.py", "hidden test"),
+    ("reference/tinytorch/core/layers.py", "datasets/formats/helpers.py", "reference file"),
+], ids=["hidden-test-in-spec", "reference-in-grading", "hidden-milestone-in-milestones", "reference-in-datasets"])
 def test_a_copied_secret_file_is_refused_naming_the_file(master, tmp_path, source, planted, kind):
     shutil.copy2(master / source, master / planted)
     assert f"{planted}: {kind} (a copy of {source})" in refused(master, tmp_path / "out")
@@ -207,12 +219,13 @@ def test_a_hidden_test_function_is_refused_even_when_moved(master, tmp_path):
     assert "conftest.py:" in message and f"hidden test ({name} from hidden_tests/unit/" in message
 
 
-def test_an_edited_copy_of_a_solution_in_the_tooling_is_refused(master, tmp_path):
+@pytest.mark.parametrize("planted", ["grading/notes.py", "milestones/notes.py"])
+def test_an_edited_copy_of_a_solution_in_the_tooling_is_refused(master, tmp_path, planted):
     source = (master / "reference/tinytorch/core/tensor.py").read_text(encoding="utf-8")
     edited = "# my notes\n" + "".join(line for line in source.splitlines(keepends=True) if "### " not in line)
-    (master / "grading/notes.py").write_text(edited, encoding="utf-8")
+    (master / planted).write_text(edited, encoding="utf-8")
     message = refused(master, tmp_path / "out")
-    assert "grading/notes.py:" in message and "line(s) from reference/tinytorch/core/tensor.py:" in message
+    assert f"{planted}:" in message and "line(s) from reference/tinytorch/core/tensor.py:" in message
 
 
 def test_a_hidden_test_with_renamed_functions_is_refused(master, tmp_path):
@@ -287,3 +300,8 @@ def test_in_a_template_every_tool_works_on_its_own_tinytorch(template):
     facts = json.loads(done.stdout)
     assert facts["submission"] == "." and facts["done"] == 0 and done.returncode == 0
     assert "testing reference/" not in done.stderr
+    milestone = subprocess.run([sys.executable, "-m", "grading", "milestone", "1", "--quick"], cwd=template,
+                               capture_output=True, text=True, timeout=120)
+    assert milestone.returncode == 2, milestone.stdout + milestone.stderr
+    assert f"on {template.resolve() / 'tinytorch'}" in milestone.stdout
+    assert re.search(r"needs a module you have not finished: Module 0[1-4] \(\w+\): implement \w", milestone.stdout)
