@@ -11,4 +11,5 @@ MILESTONES = {
     3: "m03_mlp",
     4: "m04_cnn",
     5: "m05_transformer",
+    6: "m06_mlperf",
 }

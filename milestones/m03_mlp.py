@@ -34,12 +34,15 @@ def load(run) -> tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return name, x.reshape(len(x), -1), y, tx.reshape(len(tx), -1), ty
 
 
-def fit(run, model, x, y, tx, ty, epochs: int, label: str, lr: float = 0.01, batch_size: int = 32) -> float:
-    """Mini-batch training with Adam; one progress line per epoch; returns the final test accuracy."""
+def fit(run, model, x, y, tx, ty, epochs: int, label: str, lr: float = 0.01, batch_size: int = 32,
+        optimizer=None) -> float:
+    """Mini-batch training (with Adam unless an optimizer is given); one progress line per epoch;
+    returns the final test accuracy."""
     from tinytorch import Adam, CrossEntropyLoss, DataLoader, Tensor, TensorDataset, no_grad
 
     loader = DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=True, seed=run.args.seed)
-    optimizer, loss_fn = Adam(model.parameters(), lr=lr), CrossEntropyLoss()
+    optimizer = optimizer if optimizer is not None else Adam(model.parameters(), lr=lr)
+    loss_fn = CrossEntropyLoss()
     test_accuracy = 0.0
     for epoch in range(1, epochs + 1):
         model.train()

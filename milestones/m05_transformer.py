@@ -10,7 +10,7 @@ which it has never seen: expect fluent-looking guesses, not knowledge.
 Criterion: at least 80% of training questions answered exactly, validation loss below the bigram
 baseline, within 5 minutes. Needs modules 01-13.
 
-Run:  python -m milestones.m05_transformer [--submission DIR] [--seed 0] [--epochs 2500]
+Run:  python -m milestones.m05_transformer [--submission DIR] [--seed 0] [--epochs 2000]
 (--epochs counts training steps of 32 windows each here.)
 """
 from __future__ import annotations
@@ -132,7 +132,7 @@ def run(run) -> int:
 
 
 def build_parser():
-    return parser(NUMBER, __doc__.splitlines()[0], epochs=2500)
+    return parser(NUMBER, __doc__.splitlines()[0], epochs=2000)
 
 
 if __name__ == "__main__":
