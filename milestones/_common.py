@@ -50,6 +50,7 @@ class Run:
     submission: Path
     started: float = field(default_factory=time.perf_counter)
     curves: dict = field(default_factory=dict)
+    plots: bool = True  # a PNG of the curves beside the JSON result, when matplotlib is installed
 
     @property
     def title(self) -> str:
@@ -81,9 +82,12 @@ class Run:
         }
         out = self.args.out or (Path.cwd() / "build" / "milestones" / f"m{self.number:02d}.json")
         out.parent.mkdir(parents=True, exist_ok=True)
+        plot = png_plot(self.curves, self.title, out.with_suffix(".png")) if self.plots else None
+        result["plot"] = str(plot) if plot else None
         out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         verdict = "PASSED" if passed else "NOT YET"
-        self.say(f"\n{self.title}: {verdict} -- {criterion} ({wall:.1f} s); result in {out}")
+        self.say(f"\n{self.title}: {verdict} -- {criterion} ({wall:.1f} s); result in {out}"
+                 + (f", curves in {plot}" if plot else ""))
         return 0 if passed else 1
 
 
@@ -133,6 +137,31 @@ def text_plot(values, width: int = 60, height: int = 8, label: str = "") -> str:
         rows.append(edge + "".join("*" if value == level else " " for value in levels))
     rows.append(" " * 10 + "+" + "-" * len(levels) + (f" {label}" if label else ""))
     return "\n".join(rows)
+
+
+def png_plot(curves: dict, title: str, path: Path) -> Path | None:
+    """The curves as a PNG, one panel per curve, when matplotlib (the optional `plots` extra) is
+    installed; None (and no file) when it is not or there is nothing to draw."""
+    drawn = {name: values for name, values in curves.items() if len(values) > 1}
+    if not drawn:
+        return None
+    try:
+        import matplotlib
+    except ImportError:
+        return None
+    matplotlib.use("Agg")  # files only: no window, no display needed
+    from matplotlib import pyplot
+
+    figure, axes = pyplot.subplots(len(drawn), 1, figsize=(7, 2.2 * len(drawn)), squeeze=False)
+    for axis, (name, values) in zip(axes[:, 0], drawn.items()):
+        axis.plot(np.arange(1, len(values) + 1), values, marker="." if len(values) <= 50 else None)
+        axis.set_title(name, fontsize=9)
+        axis.grid(alpha=0.3)
+    figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    pyplot.close(figure)
+    return path
 
 
 def accuracy(scores: np.ndarray, labels: np.ndarray) -> float:

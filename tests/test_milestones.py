@@ -32,6 +32,8 @@ def test_each_milestone_meets_its_criterion_on_the_reference(number, tmp_path):
     assert result["passed"] is True and result["milestone"] == number and result["quick"] is True
     assert result["seed"] == 1 and result["wall_seconds"] > 0 and result["machine"]["cpu_count"] >= 1
     assert "PASSED" in done.stdout.splitlines()[-1] and result["criterion"] in done.stdout
+    plot = tmp_path / f"m{number:02d}.png"  # matplotlib is in the maintainers' extra
+    assert result["plot"] == str(plot) and plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_the_digit_milestones_report_their_accuracy(tmp_path):
@@ -72,6 +74,16 @@ def test_kata_milestone_runs_one_and_refuses_unknown_or_unbuilt_ones(tmp_path, c
     monkeypatch.setattr(cli_milestone, "built_milestones", lambda: {1: "m01_perceptron"})  # a tree part-way there
     assert cli.main(["milestone", "6"]) == 2
     assert "Milestone 6 (2018 MLPerf Benchmarks) is not built yet; built: 1" in capsys.readouterr().err
+
+
+def test_without_matplotlib_there_is_no_png_and_no_error(tmp_path, monkeypatch):
+    from milestones._common import png_plot
+
+    curves = {"loss": [3.0, 2.0, 1.0]}
+    assert png_plot(curves, "title", tmp_path / "a.png") == tmp_path / "a.png" and (tmp_path / "a.png").is_file()
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # what an environment without it looks like
+    assert png_plot(curves, "title", tmp_path / "b.png") is None and not (tmp_path / "b.png").exists()
+    assert png_plot({"single point": [1.0]}, "title", tmp_path / "c.png") is None
 
 
 def test_text_plot_puts_the_highest_value_on_top():

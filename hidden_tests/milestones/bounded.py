@@ -20,7 +20,7 @@ def program(number: int):
 def quiet_run(number: int, tmp_path: Path, seed: int = 0, **options) -> Run:
     """A Run for calling a milestone's parts directly: its progress lines and JSON go to tmp_path."""
     args = argparse.Namespace(seed=seed, epochs=1, quick=False, out=tmp_path / f"m{number:02d}.json", **options)
-    return Run(number, args, submission=Path("package-under-test"))
+    return Run(number, args, submission=Path("package-under-test"), plots=False)
 
 
 def run_whole(number: int, tmp_path: Path, *argv: str) -> tuple[int, dict]:
@@ -28,5 +28,6 @@ def run_whole(number: int, tmp_path: Path, *argv: str) -> tuple[int, dict]:
     module = program(number)
     out = tmp_path / f"m{number:02d}.json"
     args = module.build_parser().parse_args([*argv, "--out", str(out)])
-    status = module.run(Run(number, args, submission=Path("package-under-test")))
+    # No PNG: a plotting library's first import can take longer than a test may.
+    status = module.run(Run(number, args, submission=Path("package-under-test"), plots=False))
     return status, json.loads(out.read_text(encoding="utf-8"))
