@@ -198,12 +198,11 @@ def _write(path: Path, text: str) -> None:
 # A line "ships on purpose" when the stubs, a pre-built module or another shipped tooling file
 # (spec/, grading/, conftest.py, milestones/, datasets/) holds it: `except ValueError:` proves
 # nothing. A tooling file's own lines never vouch for themselves, so a solution pasted into grading/
-# is still found. The visible
-# spec shares some lines with the solutions (its NumPy oracles) and with the hidden tests (imports,
-# strategies): measured on this repository, at most 3 lines of one solution and 17% of one hidden
-# file's distinctive lines. So a tooling file is refused when it holds most of one solution region
-# (REGION_SHARE of its lines, at least LEAK_LINES) or HIDDEN_SHARE of one hidden test file; any
-# other file (tinytorch/, README, workflow, ...) on a single solution line.
+# is still found. The visible spec shares some lines with the solutions (its NumPy oracles) and with
+# the hidden tests (imports, strategies): measured on this repository, at most 3 lines of one
+# solution and 17% of one hidden file's distinctive lines. So a tooling file is refused when it holds
+# most of one solution region (REGION_SHARE of its lines, at least LEAK_LINES) or HIDDEN_SHARE of one
+# hidden test file; any other file (tinytorch/, README, workflow, ...) on a single solution line.
 LEAK_LINES = 3
 REGION_SHARE = 0.6
 HIDDEN_SHARE = 0.5

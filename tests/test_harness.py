@@ -80,9 +80,10 @@ def test_module_selection_by_option_and_by_marker():
     assert module_one_files and module_one_files <= selected
     assert not {n for n in selected if "/test_02_" in n.split("::")[0]}, "module 2's own tests are not selected"
     assert collected("-m", "m01") == selected
-    # Module 20's own tests, and the integration tests that declare it among the modules they need.
+    # Module 20's own tests, and the integration and milestone tests that declare it among the modules they need.
     assert collected("--modules", "20") == {n for n in everything if "/test_20_" in n.split("::")[0]
-                                            or "/test_optimization_integration.py" in n.split("::")[0]}
+                                            or "/test_optimization_integration.py" in n.split("::")[0]
+                                            or "/test_m06_mlperf.py" in n.split("::")[0]}
 
 
 def test_bad_module_selection_is_a_usage_error():

@@ -123,7 +123,7 @@ for _path in [{hidden!r}, {reference!r}, {conftest!r}]:
 def test_the_graders_repository_cannot_be_written(tmp_path, without_policy_scan):
     # The grader runs from a copy of this repository, so a sandbox failure cannot damage the real one.
     grader = tmp_path / "grader"
-    for part in ("spec", "hidden_tests", "reference"):
+    for part in ("spec", "hidden_tests", "reference", "milestones", "datasets"):
         shutil.copytree(REPO_ROOT / part, grader / part, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy2(REPO_ROOT / "conftest.py", grader / "conftest.py")
     targets = dict(hidden=str(grader / HIDDEN_FILE.relative_to(REPO_ROOT)),
