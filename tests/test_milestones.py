@@ -12,6 +12,7 @@ import pytest
 from grading import REPO_ROOT, cli
 from milestones import MILESTONES
 from milestones._common import text_plot
+from tests.test_datasets_formats import make_batch, mnist_arrays, py2_batch_pickle, write_mnist
 
 
 def run_milestone(number: int, tmp_path, *options: str) -> tuple[subprocess.CompletedProcess, dict | None]:
@@ -42,6 +43,33 @@ def test_the_digit_milestones_report_their_accuracy(tmp_path):
     assert len(mlp["curves"]["MLP test accuracy"]) == 6
     _, cnn = run_milestone(4, tmp_path, "--quick")
     assert cnn["metrics"]["cnn_parameters"] < cnn["metrics"]["mlp_parameters"], "weight sharing: fewer parameters"
+
+
+def test_with_data_dir_the_digit_milestones_train_on_mnist_and_cifar10(tmp_path):
+    """Tiny files in the official formats (random pixels, so no criterion is met): the milestones read
+    them, build the networks for their shapes and say which dataset they judged."""
+    mnist = tmp_path / "mnist"
+    mnist.mkdir()
+    write_mnist(mnist, "train", *mnist_arrays(48, seed=1))
+    write_mnist(mnist, "test", *mnist_arrays(16, seed=2))
+    done, result = run_milestone(3, tmp_path, "--data-dir", str(mnist), "--epochs", "1")
+    assert done.returncode == 1 and result["passed"] is False, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "MNIST: 48 training and 16 test images of 784 pixels" in done.stdout
+    assert result["criterion"] == ">= 95% test accuracy on MNIST"
+    assert result["metrics"]["parameters"] == 784 * 128 + 128 + 128 * 10 + 10
+
+    cifar = tmp_path / "cifar" / "cifar-10-batches-py"
+    cifar.mkdir(parents=True)
+    for i in range(1, 6):
+        (cifar / f"data_batch_{i}").write_bytes(py2_batch_pickle(make_batch(8, seed=i)))
+    (cifar / "test_batch").write_bytes(py2_batch_pickle(make_batch(8, seed=9, label="testing batch")))
+    done, result = run_milestone(4, tmp_path, "--data-dir", str(cifar.parent), "--epochs", "1")
+    assert done.returncode == 1 and result["passed"] is False, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "CIFAR-10: 40 training and 8 test images of 3x32x32" in done.stdout
+    assert result["criterion"] == "CNN >= 65% test accuracy on CIFAR-10"
+    conv = (3 * 9 + 1) * 16 + (16 * 9 + 1) * 32 + (32 * 8 * 8 + 1) * 10
+    assert result["metrics"]["cnn_parameters"] == conv
+    assert result["metrics"]["mlp_parameters"] == 3072 * 128 + 128 + 128 * 10 + 10
 
 
 def test_xor_shows_the_single_layer_failing(tmp_path):

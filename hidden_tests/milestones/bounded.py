@@ -17,10 +17,15 @@ def program(number: int):
     return importlib.import_module(f"milestones.{MILESTONES[number]}")
 
 
+def unplotted_run(number: int, args: argparse.Namespace) -> Run:
+    """A Run that never plots: a plotting library's first import can take longer than a test may."""
+    return Run(number, args, submission=Path("package-under-test"), plots=False)
+
+
 def quiet_run(number: int, tmp_path: Path, seed: int = 0, **options) -> Run:
     """A Run for calling a milestone's parts directly: its progress lines and JSON go to tmp_path."""
     args = argparse.Namespace(seed=seed, epochs=1, quick=False, out=tmp_path / f"m{number:02d}.json", **options)
-    return Run(number, args, submission=Path("package-under-test"), plots=False)
+    return unplotted_run(number, args)
 
 
 def run_whole(number: int, tmp_path: Path, *argv: str) -> tuple[int, dict]:
@@ -28,6 +33,5 @@ def run_whole(number: int, tmp_path: Path, *argv: str) -> tuple[int, dict]:
     module = program(number)
     out = tmp_path / f"m{number:02d}.json"
     args = module.build_parser().parse_args([*argv, "--out", str(out)])
-    # No PNG: a plotting library's first import can take longer than a test may.
-    status = module.run(Run(number, args, submission=Path("package-under-test"), plots=False))
+    status = module.run(unplotted_run(number, args))
     return status, json.loads(out.read_text(encoding="utf-8"))
