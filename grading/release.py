@@ -21,6 +21,7 @@ from pathlib import Path
 from grading import course as course_module, stubgen
 from grading.course import Course
 from grading.curriculum import Curriculum
+from grading.workspace import copy_tree, is_data_file
 
 TEMPLATES = Path("grading") / "templates" / "student"  # inside the master repository
 # Shipped as they are: the milestone programs students run on their own package, and the datasets
@@ -141,23 +142,16 @@ def _first_function(stub: str) -> str:
     return ""
 
 
-def _copy_python_tree(source: Path, target: Path, skip: tuple[str, ...] = ()) -> None:
-    """Copy a source tree (code and its data files) without caches, symlinks or the named top-level
-    entries: a release holds regular files only."""
-    shutil.copytree(source, target, ignore=lambda folder, names: [
-        n for n in names if n in ("__pycache__", ".pytest_cache") or n.endswith(".pyc")
-        or (Path(folder) / n).is_symlink() or (Path(folder) == source and n in skip)])
-
-
 def write_template(root: Path, out: Path, curriculum: Curriculum, course: Course) -> list[Path]:
     """Write the student template into `out` (which must not exist or be empty)."""
     package = student_package(root, curriculum, course)
     for relative, text in package.items():
         _write(out / relative, text)
-    _copy_python_tree(root / "spec", out / "spec")
+    # Source trees ship as regular files only: code and data, never caches, compiled files or symlinks.
+    copy_tree(root / "spec", out / "spec", keep=is_data_file)
     for folder in STUDENT_PROGRAMS:
-        _copy_python_tree(root / folder, out / folder)
-    _copy_python_tree(root / "grading", out / "grading", skip=("templates",))
+        copy_tree(root / folder, out / folder, keep=is_data_file)
+    copy_tree(root / "grading", out / "grading", keep=is_data_file, prune=("templates",))
     shutil.copy2(root / "conftest.py", out / "conftest.py")
     shutil.copy2(root / "constraints.txt", out / "constraints.txt")
     _write(out / "requirements.txt", requirements(root))
@@ -172,11 +166,11 @@ def write_template(root: Path, out: Path, curriculum: Curriculum, course: Course
 
 def write_bundle(root: Path, bundle: Path, curriculum: Curriculum, course: Course, with_reference: bool) -> None:
     """The hidden bundle: hidden tests, manifest, course schedule and (only if asked) the reference."""
-    _copy_python_tree(root / HIDDEN_DIR, bundle / HIDDEN_DIR)
+    copy_tree(root / HIDDEN_DIR, bundle / HIDDEN_DIR, keep=is_data_file)
     shutil.copy2(curriculum.source, bundle / "curriculum.toml")
     _write(bundle / course_module.COURSE_FILE, course_module.dumps(course))
     if with_reference:
-        _copy_python_tree(root / "reference", bundle / "reference")
+        copy_tree(root / "reference", bundle / "reference", keep=is_data_file)
     solutions = ("It also holds reference/, the full solution (for isolated-mode grading): anyone who can read "
                  "this repository can read every solution." if with_reference else
                  "It holds no solutions (released without --with-reference).")

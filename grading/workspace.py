@@ -159,12 +159,17 @@ def is_data_file(name: str) -> bool:
     return not name.endswith((".pyc", ".pyo"))
 
 
-def files_below(source: Path, keep=is_python_file) -> list[Path]:
+CACHE_FOLDERS = ("__pycache__", ".pytest_cache")
+
+
+def files_below(source: Path, keep=is_python_file, prune: tuple[str, ...] = ()) -> list[Path]:
     """The regular files below `source` whose names `keep` accepts (default: .py files), relative to
-    it, sorted; symlinks and caches are skipped."""
+    it, sorted; symlinks, caches and the top-level folders named in `prune` are skipped."""
     found: list[Path] = []
     for folder, subfolders, files in os.walk(source, followlinks=False):
-        subfolders[:] = sorted(d for d in subfolders if d != "__pycache__" and not (Path(folder) / d).is_symlink())
+        top = Path(folder) == source
+        subfolders[:] = sorted(d for d in subfolders if d not in CACHE_FOLDERS and not (top and d in prune)
+                               and not (Path(folder) / d).is_symlink())
         for name in files:
             path = Path(folder) / name
             if keep(name) and path.is_file() and not path.is_symlink():
@@ -177,12 +182,13 @@ def python_files(source: Path) -> list[Path]:
     return files_below(source, is_python_file)
 
 
-def copy_tree(source: Path, destination: Path, keep=is_python_file) -> int:
-    """Replace `destination` with a copy of the files below `source` that `keep` accepts, keeping the layout."""
+def copy_tree(source: Path, destination: Path, keep=is_python_file, prune: tuple[str, ...] = ()) -> int:
+    """Replace `destination` with a copy of the files below `source` that `keep` accepts, keeping the
+    layout (and leaving out the top-level folders named in `prune`)."""
     if destination.exists():
         shutil.rmtree(destination)
     destination.mkdir(parents=True)
-    files = files_below(source, keep) if source.is_dir() and not source.is_symlink() else []
+    files = files_below(source, keep, prune) if source.is_dir() and not source.is_symlink() else []
     for relative in files:
         target = destination / relative
         target.parent.mkdir(parents=True, exist_ok=True)

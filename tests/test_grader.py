@@ -485,3 +485,25 @@ def test_the_workspace_holds_the_graders_milestones_and_datasets_and_fingerprint
     data = workspace.root / "datasets/tinydigits/test.npz"
     data.write_bytes(data.read_bytes()[:-1] + b"x")
     assert workspace.tests_fingerprint() != source, "a changed data file changes what decides a grade"
+
+
+def test_copy_tree_copies_regular_files_only_and_prunes_named_top_level_folders(tmp_path):
+    from grading.workspace import copy_tree, is_data_file
+
+    source, outside = tmp_path / "source", tmp_path / "outside"
+    files = {"a.py": b"a = 1\n", "data/set.npz": b"PK\x03\x04", "sub/templates/kept.txt": b"only the top is pruned",
+             "templates/dropped.txt": b"x", "b.pyc": b"\x00", "__pycache__/a.cpython-311.pyc": b"\x00",
+             ".pytest_cache/v/cache": b"{}", "sub/.pytest_cache/README.md": b"cache"}
+    for relative, data in files.items():
+        (source / relative).parent.mkdir(parents=True, exist_ok=True)
+        (source / relative).write_bytes(data)
+    outside.mkdir()
+    (outside / "secret.py").write_text("token = 'x'\n")
+    (source / "link.py").symlink_to(outside / "secret.py")
+    (source / "linkdir").symlink_to(outside, target_is_directory=True)
+
+    count = copy_tree(source, tmp_path / "copy", keep=is_data_file, prune=("templates",))
+    copied = sorted(p.relative_to(tmp_path / "copy").as_posix() for p in (tmp_path / "copy").rglob("*") if p.is_file())
+    assert copied == ["a.py", "data/set.npz", "sub/templates/kept.txt"] and count == 3
+    assert all((tmp_path / "copy" / name).read_bytes() == files[name] for name in copied)
+    assert not any(p.is_symlink() for p in (tmp_path / "copy").rglob("*"))
