@@ -35,12 +35,6 @@ filterwarnings = error::pytest.PytestUnknownMarkWarning
 """
 
 
-# Public folders beside spec/ that the hidden milestone tests import: the milestone programs (their
-# .py files) and the datasets (code, data files and the checksum list they are verified against).
-MILESTONE_SOURCES = "milestones"
-DATASETS = "datasets"
-
-
 @dataclass(frozen=True)
 class Canary:
     """Two injected tests: one must pass and one must fail, or the run was tampered with."""
@@ -61,16 +55,13 @@ class Workspace:
 
     # ------------------------------------------------------------------ tests and configuration
     def install_tests(self, tests_root: Path, hidden: Path | None, manifest: Path) -> None:
-        """Copy the grader's conftest, manifest, spec/, milestones/ and datasets/ (when it has them)
-        and (when given) the hidden tests."""
+        """Copy the grader's conftest, manifest, public trees (PUBLIC_TREES: spec/, milestones/,
+        datasets/; an absent one becomes an empty folder) and (when given) the hidden tests."""
         shutil.copy2(tests_root / "conftest.py", self.root / "conftest.py")
         shutil.copy2(manifest, self.root / "curriculum.toml")
         (self.root / "pytest.ini").write_text(PYTEST_INI, encoding="utf-8")
-        copy_python_tree(tests_root / "spec", self.root / "spec")
-        if (tests_root / MILESTONE_SOURCES).is_dir():
-            copy_python_tree(tests_root / MILESTONE_SOURCES, self.root / MILESTONE_SOURCES)
-        if (tests_root / DATASETS).is_dir():
-            copy_tree(tests_root / DATASETS, self.root / DATASETS, is_data_file)
+        for folder, keep in PUBLIC_TREES:
+            copy_tree(tests_root / folder, self.root / folder, keep)
         if hidden is not None:
             copy_python_tree(hidden, self.root / "hidden_tests")
 
@@ -79,8 +70,8 @@ class Workspace:
         (conftest, manifest, pytest.ini), the public spec folder (hidden tests import its oracles),
         the hidden test files among `files` with their packages' non-test modules, and the canaries
         among `files`. Never another hidden test file, never a package variant."""
-        view = [self.root / name for name in ("conftest.py", "curriculum.toml", "pytest.ini", "spec",
-                                              MILESTONE_SOURCES, DATASETS)]
+        view = [self.root / name for name in ("conftest.py", "curriculum.toml", "pytest.ini")]
+        view += [self.root / folder for folder, _ in PUBLIC_TREES]
         for relative in files:
             path = self.root / relative
             if relative.startswith("spec/"):
@@ -159,6 +150,13 @@ def is_data_file(name: str) -> bool:
     return not name.endswith((".pyc", ".pyo"))
 
 
+# The grader's public folders the tests import, and which of their files count: the spec (its .py
+# files), the milestone programs the hidden milestone tests run (.py) and the datasets they read (code,
+# data files and the checksum list the data is verified against). Copied into every workspace, shown
+# to every test process, and part of the tests fingerprint.
+PUBLIC_TREES = (("spec", is_python_file), ("milestones", is_python_file), ("datasets", is_data_file))
+
+
 CACHE_FOLDERS = ("__pycache__", ".pytest_cache")
 
 
@@ -219,7 +217,7 @@ def tests_fingerprint(tests_root: Path, manifest: Path, hidden: Path | None) -> 
     digest = hashlib.sha256()
     for path in (tests_root / "conftest.py", manifest):
         digest.update(path.read_bytes() + b"\0")
-    for folder, keep in ((tests_root / "spec", is_python_file), (hidden, is_python_file),
-                         (tests_root / MILESTONE_SOURCES, is_python_file), (tests_root / DATASETS, is_data_file)):
-        digest.update(fingerprint(folder, keep).encode() if folder is not None else b"-")
+    for folder, keep in PUBLIC_TREES:
+        digest.update(fingerprint(tests_root / folder, keep).encode())
+    digest.update(fingerprint(hidden).encode() if hidden is not None else b"-")
     return digest.hexdigest()

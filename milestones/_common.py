@@ -71,6 +71,11 @@ class Run:
             parts.append(f"{name} {value * 100:5.1f}%" if "accuracy" in name else f"{name} {value:.4f}")
         self.say(f"  {label:<12} {unit} {epoch:>3}/{epochs}  " + "  ".join(parts) + f"  {self.elapsed():6.1f} s")
 
+    @property
+    def result_path(self) -> Path:
+        """Where the JSON result goes: --out, or build/milestones/mNN.json under the current directory."""
+        return self.args.out or (Path.cwd() / "build" / "milestones" / f"m{self.number:02d}.json")
+
     def finish(self, criterion: str, passed: bool, metrics: dict) -> int:
         """Print the verdict, write the JSON result; exit status 0 when the criterion is met, 1 if not."""
         wall = self.elapsed()
@@ -80,7 +85,7 @@ class Run:
             "epochs": self.args.epochs, "quick": bool(self.args.quick), "submission": str(self.submission),
             "machine": machine(), "curves": self.curves,
         }
-        out = self.args.out or (Path.cwd() / "build" / "milestones" / f"m{self.number:02d}.json")
+        out = self.result_path
         out.parent.mkdir(parents=True, exist_ok=True)
         plot = png_plot(self.curves, self.title, out.with_suffix(".png")) if self.plots else None
         result["plot"] = str(plot) if plot else None

@@ -63,7 +63,7 @@ PROMPT_TOKENS, NEW_TOKENS = 4, 60   # prompt + new tokens fill the context exact
 GENERATION_REPEATS = 8
 
 
-# ---------------------------------------------------------------- data and the baseline
+# ---------------------------------------------------------------- the baseline
 def copy_weights(source, seed: int):
     """A new MLP holding the same numbers as `source`, so pruning it leaves the baseline intact.
     (Parameters are copied one by one rather than deep-copying the model: a model may live in another
@@ -247,7 +247,7 @@ def print_table(run, rows: list[dict]) -> None:
 # ---------------------------------------------------------------- submit
 def submission_path(run) -> Path:
     """Beside the JSON result: <result name>-submission.json (build/milestones/m06-submission.json by default)."""
-    out = run.args.out or (Path.cwd() / "build" / "milestones" / f"m{NUMBER:02d}.json")
+    out = run.result_path
     return out.with_name(f"{out.stem}-submission.json")
 
 

@@ -18,13 +18,11 @@ BASELINE_TARGET = 0.90
 
 @pytest.fixture
 def round_parts(tmp_path):
-    from datasets import load_tinydigits
     from tinytorch import enable_autograd
 
     milestone, run = program(6), quiet_run(6, tmp_path)
     enable_autograd()
-    (x, y), (tx, ty) = load_tinydigits("train"), load_tinydigits("test")
-    data = (x.reshape(len(x), -1), y, tx.reshape(len(tx), -1), ty)
+    _, *data = program(3).load()  # TinyDigits, flat
     baseline = milestone.mlp(0)
     accuracy = program(3).fit(run, baseline, *data, EPOCHS, "baseline")
     baseline.eval()
