@@ -19,7 +19,7 @@ grade: $(STAMP)
 # The machinery tests mostly wait (on pip, git, act and sandboxes starting), so they run as two
 # pytest processes side by side, which keeps `make test` well under 15 minutes on 2 cores. The second
 # group's output follows the first's.
-ALONGSIDE := tests/test_workflows.py tests/test_gradebook.py tests/test_regrade.py tests/test_student_loop.py tests/test_two_way.py
+ALONGSIDE := tests/classroom/test_workflows.py tests/classroom/test_gradebook.py tests/classroom/test_regrade.py tests/student/test_student_loop.py tests/curriculum/test_two_way.py
 test: $(STAMP) sandbox
 	$(BIN)/kata stubs --check
 	$(BIN)/kata lint

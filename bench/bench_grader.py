@@ -32,9 +32,11 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grading import curriculum as curriculum_module, regrade, sandbox  # noqa: E402
-from grading import report as report_module  # noqa: E402
-from grading.grader import GradeOptions, grade  # noqa: E402
+from grading.authoring import curriculum as curriculum_module  # noqa: E402
+from grading.classroom import regrade
+from grading.engine.grader import grade, GradeOptions  # noqa: E402
+from grading.reports import report as report_module  # noqa: E402
+from grading.sandbox import confine as sandbox
 
 
 def options(jobs: int, judged: bool = True) -> GradeOptions:

@@ -1,4 +1,4 @@
 """`python -m grading` is the same as the `kata` command."""
-from grading.cli import main
+from grading.cli.kata import main
 
 raise SystemExit(main())

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from grading import default_submission
-from grading.course import span
-from grading.curriculum import load as load_curriculum
+from grading.authoring.course import span
+from grading.authoring.curriculum import load as load_curriculum
 
 
 def milestone(number: int):

@@ -16,7 +16,7 @@ optimization tier:
     digits, checked three ways: against the schema, for numbers that agree with each other, and
     by re-deriving its claims from the models. It is written beside the result
     (build/milestones/m06-submission.json by default) and, when the `jsonschema` library is
-    installed, validated again with it against grading/schemas/capstone-submission.schema.json.
+    installed, validated again with it against grading/reports/schemas/capstone-submission.schema.json.
 Criterion: the submission validates (schema, semantics, verification); the INT8 model is at least
 3.5x smaller and within 2 points of the baseline's test accuracy; the pruned model is at 80%
 sparsity and within 2 points; cached generation gives the same tokens as uncached and is
@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from grading import REPO_ROOT
-from grading.submission_schema import SCHEMA_FILE  # the published schema (generated from module 20)
+from grading.reports.submission_schema import SCHEMA_FILE  # the published schema (generated from module 20)
 from milestones._common import accuracy, main, parser
 from milestones.m03_mlp import fit, load, mlp
 

@@ -36,7 +36,7 @@ def data_object(tensor):
     import tinytorch
 
     if getattr(tinytorch, "__kata_judged__", False):
-        from grading.proxy import reference_to
+        from grading.judged.proxy import reference_to
 
         return reference_to(tensor, "data")
     return values(tensor)
@@ -245,7 +245,7 @@ def run_fresh_python(code: str, timeout: float = 60):
     import tinytorch
 
     if getattr(tinytorch, "__kata_judged__", False):  # a judged grade: start it beside the submission's process
-        from grading.proxy import run_fresh_python as beside_the_submission
+        from grading.judged.proxy import run_fresh_python as beside_the_submission
 
         return beside_the_submission(code, timeout)
     root = Path(tinytorch.__file__).resolve().parent.parent

@@ -1,0 +1,7 @@
+"""Authoring: the curriculum as data, and the tools that keep the course's trees true to it.
+
+What: the manifest loader (`curriculum`), course configurations and due dates (`course`), the stub
+generator (`stubgen`) and the forward-dependency lint (`lint/`).
+Who runs it: maintainers (`kata stubs`, `kata lint`); every other package reads the manifest through it.
+May import: nothing else of the grader (the bottom layer).
+"""

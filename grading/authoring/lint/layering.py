@@ -1,0 +1,78 @@
+"""Rule group `layering`: the grader's own packages import only what the manifest's [grader] table allows.
+
+The grader is layered like the curriculum: `cli` on top, `sandbox` and `authoring` at the bottom. A
+back-import (the engine reaching into `classroom`, the sandbox into the engine) would make the security
+boundary depend on code that runs outside it, so it fails with the file and line, as a forward import
+between curriculum modules does. Every import form counts: absolute and relative, inside functions,
+and `importlib.import_module("...")` with a literal.
+"""
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+from grading.authoring.curriculum import Curriculum
+from grading.authoring.lint.model import Violation
+
+GRADER = "grading"
+
+
+def grader_files(root: Path) -> list[Path]:
+    """The grader's Python files below root/grading, sorted (caches skipped)."""
+    return sorted(p for p in (root / GRADER).rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def _imports(tree: ast.Module, package: list[str]) -> Iterator[tuple[int, str]]:
+    """(line, dotted name) of every import in a file of the dotted `package`."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package[: len(package) - (node.level - 1)]
+                base = ".".join(anchor + ([base] if base else []))
+            for alias in node.names:
+                yield node.lineno, f"{base}.{alias.name}"
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name in ("import_module", "__import__") and isinstance(node.args[0].value, str):
+                yield node.lineno, node.args[0].value
+
+
+def _owner(relative: Path, curriculum: Curriculum) -> str | None:
+    """The package a file belongs to: grading/<name>/..., the entry package for grading/__main__.py,
+    None for grading/__init__.py (the base every package may import, which imports none of them)."""
+    parts = relative.parts
+    if len(parts) > 2:
+        return parts[1]
+    return curriculum.grader.entry if parts[-1] == "__main__.py" else None
+
+
+def check(files: list[Path], root: Path, curriculum: Curriculum) -> Iterator[Violation]:
+    layers = curriculum.grader
+    for path in files:
+        relative = path.relative_to(root)
+        owner = _owner(relative, curriculum)
+        if owner is not None and owner not in layers.imports:
+            yield Violation(relative.as_posix(), 1, "layer-undeclared",
+                            f"grading/{owner}/ is not a package of the manifest's [grader.packages] table")
+            continue
+        allowed = layers.allowed(owner) | {owner} if owner else frozenset()
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except SyntaxError as error:
+            yield Violation(relative.as_posix(), error.lineno or 1, "layer-undeclared", f"cannot be parsed: {error.msg}")
+            continue
+        for line, dotted in _imports(tree, list(relative.parent.parts)):
+            parts = dotted.split(".")
+            if parts[0] != GRADER or len(parts) < 2 or parts[1] not in layers.imports or parts[1] in allowed:
+                continue
+            who = f"grading/{owner}" if owner else "grading/__init__.py"
+            others = sorted(allowed - {owner})
+            may = f"may import only {', '.join(others)}" if others else "may import no other grader package"
+            yield Violation(relative.as_posix(), line, "layer-back-import",
+                            f"imports {dotted} (package {parts[1]}): {who} {may}", name=dotted)

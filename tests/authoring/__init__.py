@@ -1,0 +1,1 @@
+"""Tests of grading/authoring: the manifest, courses, the stub generator, the lint."""

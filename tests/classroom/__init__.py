@@ -1,0 +1,1 @@
+"""Tests of grading/classroom: release, the roster, the regrade and gradebook, the workflows under act."""

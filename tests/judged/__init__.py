@@ -1,0 +1,1 @@
+"""Tests of grading/judged: the wire format, the worker, the proxy, and grading in judged mode."""

@@ -1,0 +1,1 @@
+"""Tests of milestones/: each milestone program meets its criterion on the reference."""

@@ -1,0 +1,1 @@
+"""Tests of grading/reports: what a report says, in every format."""

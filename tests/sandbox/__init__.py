@@ -1,0 +1,1 @@
+"""Tests of grading/sandbox: the operating-system boundary."""

@@ -1,0 +1,1 @@
+"""Tests of grading/student: the student loop (kata test, status, watch)."""

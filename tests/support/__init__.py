@@ -1,0 +1,1 @@
+"""Helpers shared by the machinery tests: grading a changed submission, attack sources, dataset files."""
