@@ -55,11 +55,12 @@ def make_console(no_color: bool = False, *, stderr: bool = False, file=None,
 
 # ---------------------------------------------------------------------------- running pytest
 def run_pytest_json(args: list[str], cwd: Path, env: dict | None = None,
-                    omit: tuple[str, ...] = ("collectors", "log", "warnings")) -> dict:
-    """Run pytest with a JSON report and return the parsed report."""
+                    omit: tuple[str, ...] = ("collectors", "log", "warnings"), python: tuple[str, ...] = ()) -> dict:
+    """Run pytest with a JSON report and return the parsed report. `python` goes between the
+    interpreter and `-m pytest` (e.g. `-m coverage run` to measure the run)."""
     with tempfile.TemporaryDirectory() as scratch:
         report_path = Path(scratch) / "report.json"
-        command = [sys.executable, "-m", "pytest", *args, "-q", "--json-report",
+        command = [sys.executable, *python, "-m", "pytest", *args, "-q", "--json-report",
                    f"--json-report-file={report_path}", "--json-report-omit", *omit]
         completed = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
         if not report_path.exists():

@@ -5,6 +5,7 @@ package in a sandboxed worker).
 A test that passes on the stubs checks nothing a student wrote; a stub failure that does not
 say which function to implement leaves the student guessing. Both are caught here.
 """
+import os
 import re
 import subprocess
 import sys
@@ -22,17 +23,22 @@ from grading.student.progress import run_pytest_json
 COURSE = curriculum_module.load()
 TEST_ROOTS = ["spec", "hidden_tests"]
 NAMED_STUB_FAILURE = re.compile(r"NotImplementedError: Module \d\d \(\w+\): implement [\w.]+")
+# `make test` sets this: the direct run on the reference is then measured by coverage into that data
+# file, and the Makefile's coverage gate reports it (one run of the suites serves both).
+COVERAGE_FILE = os.environ.get("KATA_COVERAGE_FILE", "")
 
 
 def _run(submission: str, judged: bool = False, scratch: Path | None = None) -> dict:
     """spec and hidden_tests on `submission`: in this process's way (direct), or judged, with
     tinytorch the proxy package and the submission in a sandboxed worker, as `kata grade` runs them."""
     env = {"TINYTORCH_HYPOTHESIS_PROFILE": "grading", "PATH": "/usr/bin:/bin"}
-    extra = []
+    extra, python = [], ()
     if judged:
         extra = ["-p", "grading.engine.pytest_plugin", *runner.judged_options(scratch, COURSE.grading, runner.current_cpu())]
         env.update(import_path_env())
-    return run_pytest_json([*TEST_ROOTS, "--submission", submission, *extra], cwd=REPO_ROOT, env=env)
+    elif submission == "reference" and COVERAGE_FILE:
+        python = ("-m", "coverage", "run", f"--data-file={COVERAGE_FILE}")
+    return run_pytest_json([*TEST_ROOTS, "--submission", submission, *extra], cwd=REPO_ROOT, env=env, python=python)
 
 
 @pytest.fixture(scope="module", params=["direct", "judged"])
