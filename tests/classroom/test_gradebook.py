@@ -19,7 +19,8 @@ from grading.classroom import commits, regrade
 from grading.engine.grader import GradeError, GradeOptions
 
 COURSE = curriculum_module.load()
-M01, M02 = COURSE.module(1), COURSE.module(2)
+# Modules 03 and 04: any two would do, and these two grade in about a second each.
+M03, M04 = COURSE.module(3), COURSE.module(4)
 DEADLINE = "2026-11-22"  # a date alone: the end of that day, UTC
 DEADLINE_SHOWN = "2026-11-22T23:59:59+00:00"
 
@@ -78,31 +79,31 @@ def csv_table(out: Path) -> tuple[list[str], list[dict]]:
 # ---------------------------------------------------------------- merging, commits, statuses, maxima
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """A first run of modules 1-2, then a second run of module 2 alone on a roster with ada only,
-    after ada replaced her module 2 with the stub."""
+    """A first run of modules 3-4, then a second run of module 4 alone on a roster with ada only,
+    after ada replaced her module 4 with the stub."""
     roster = tmp_path_factory.mktemp("roster")
     ada = copy_package("reference", roster / "ada")
     ada_sha = commit_all(ada, "2026-11-20T10:00:00+00:00")
     copy_package("stubs", roster / "bo")  # not a git repository
     (roster / "cy").mkdir()  # handed in nothing
     out = tmp_path_factory.mktemp("gradebook")
-    first = run(roster, out, [1, 2])
+    first = run(roster, out, [3, 4])
     first_book = json.loads((out / "gradebook.json").read_text())
 
     later = tmp_path_factory.mktemp("later")
     shutil.copytree(ada, later / "ada")
-    shutil.copyfile(REPO_ROOT / "stubs" / M02.relative_file, later / "ada" / M02.relative_file)
+    shutil.copyfile(REPO_ROOT / "stubs" / M04.relative_file, later / "ada" / M04.relative_file)
     ada_later_sha = commit_all(later / "ada", "2026-11-21T10:00:00+00:00")
-    second = run(later, out, [2])
+    second = run(later, out, [4])
     return {"out": out, "first": first, "first_book": first_book, "second": second, "ada_sha": ada_sha,
             "ada_later_sha": ada_later_sha}
 
 
 def test_rows_carry_status_commit_isolation_and_mode(graded):
     ada, bo, cy = (graded["first"][name] for name in ("ada", "bo", "cy"))
-    assert (ada["status"], ada["m01"], ada["m02"]) == ("complete", M01.points, M02.points)
+    assert (ada["status"], ada["m03"], ada["m04"]) == ("complete", M03.points, M04.points)
     assert (ada["commit"], ada["committed"]) == (graded["ada_sha"], "2026-11-20T10:00:00+00:00")
-    assert bo["status"] == "incomplete" and bo["m01"] < M01.points, "an unfinished submission is not a failure"
+    assert bo["status"] == "incomplete" and bo["m03"] < M03.points, "an unfinished submission is not a failure"
     assert (bo["commit"], bo["committed"]) == ("", ""), "a directory without .git has no commit, and no error"
     assert cy["status"] == "error" and "no tinytorch/" in cy["message"] and cy["max"] == 0
     for row in (ada, bo):
@@ -111,22 +112,22 @@ def test_rows_carry_status_commit_isolation_and_mode(graded):
 
 def test_csv_header_states_each_columns_maximum(graded):
     book = graded["first_book"]
-    assert book["max"] == {"total": M01.points + M02.points, "m01": M01.points, "m02": M02.points}
-    assert book["columns"][:5] == ["student", "total", "max", "m01", "m02"]
+    assert book["max"] == {"total": M03.points + M04.points, "m03": M03.points, "m04": M04.points}
+    assert book["columns"][:5] == ["student", "total", "max", "m03", "m04"]
     header = csv_table(graded["out"])[0]
-    assert header[:5] == ["student", f"total (/{M01.points + M02.points})", "max", f"m01 (/{M01.points})",
-                          f"m02 (/{M02.points})"]
+    assert header[:5] == ["student", f"total (/{M03.points + M04.points})", "max", f"m03 (/{M03.points})",
+                          f"m04 (/{M04.points})"]
     assert header[5:] == ["status", "commit", "committed", "isolation", "mode", "report", "message"]
 
 
 def test_a_module_selection_merges_into_the_existing_gradebook(graded):
     rows = book_rows(graded["out"])
     ada = rows["ada"]
-    assert ada["m01"] == M01.points, "the column this run did not grade keeps its value"
-    assert ada["m02"] < M02.points, "the re-graded column is replaced"
-    assert (ada["total"], ada["max"]) == (ada["m01"] + ada["m02"], M01.points + M02.points)
+    assert ada["m03"] == M03.points, "the column this run did not grade keeps its value"
+    assert ada["m04"] < M04.points, "the re-graded column is replaced"
+    assert (ada["total"], ada["max"]) == (ada["m03"] + ada["m04"], M03.points + M04.points)
     assert ada["status"] == "incomplete" and ada["commit"] == graded["ada_later_sha"]
-    assert ada["modules"]["m01"]["commit"] == graded["ada_sha"], "each column keeps the commit it was graded at"
+    assert ada["modules"]["m03"]["commit"] == graded["ada_sha"], "each column keeps the commit it was graded at"
     first_books_rows = {row["student"]: row for row in graded["first_book"]["rows"]}
     assert rows["bo"] == first_books_rows["bo"] and rows["cy"] == first_books_rows["cy"], \
         "students not in the run keep their rows"
@@ -136,8 +137,8 @@ def test_a_module_selection_merges_into_the_existing_gradebook(graded):
 def test_every_kept_column_still_has_its_report(graded):
     out = graded["out"]
     ada = book_rows(out)["ada"]
-    assert ada["modules"]["m01"]["report"] == "reports/ada.m01+m02.json"
-    assert ada["modules"]["m02"]["report"] == ada["report"] == "reports/ada.m02.json"
+    assert ada["modules"]["m03"]["report"] == "reports/ada.m03+m04.json"
+    assert ada["modules"]["m04"]["report"] == ada["report"] == "reports/ada.m04.json"
     for detail in ada["modules"].values():
         report = json.loads((out / detail["report"]).read_text())
         assert any(module["id"] in ada["modules"] for module in report["modules"])
@@ -150,8 +151,8 @@ def test_csv_and_json_agree_after_the_merge(graded):
     for line in table:
         row = rows[line["student"]]
         assert float(line[header[1]]) == row["total"] and line["status"] == row["status"]
-        if "m01" in row:
-            assert float(line[header[3]]) == row["m01"]
+        if "m03" in row:
+            assert float(line[header[3]]) == row["m03"]
         else:
             assert line[header[3]] == ""
 
@@ -217,7 +218,7 @@ def test_a_gradebook_of_an_older_format_is_not_overwritten(tmp_path):
     old = json.dumps({"columns": ["student", "total"], "rows": [{"student": "zed", "total": 3}]})
     (out / "gradebook.json").write_text(old)
     with pytest.raises(GradeError, match="expected a tinytorch-kata/gradebook version 2 gradebook"):
-        run(roster, out, [1])
+        run(roster, out, [3])
     assert (out / "gradebook.json").read_text() == old
 
 
@@ -250,13 +251,13 @@ def deadline_roster(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def deadline_run(deadline_roster, tmp_path_factory):
-    return run(deadline_roster["roster"], tmp_path_factory.mktemp("deadline-out"), [1], deadline=DEADLINE)
+    return run(deadline_roster["roster"], tmp_path_factory.mktemp("deadline-out"), [3], deadline=DEADLINE)
 
 
 def test_the_deadline_grades_the_last_commit_before_it_not_a_later_one(deadline_roster, deadline_run):
     dee = deadline_run["dee"]
     assert (dee["commit"], dee["committed"]) == (deadline_roster["early"], "2026-11-20T10:00:00+00:00")
-    assert dee["status"] == "incomplete" and dee["m01"] < M01.points, "the later commit's reference did not count"
+    assert dee["status"] == "incomplete" and dee["m03"] < M03.points, "the later commit's reference did not count"
     eve = deadline_run["eve"]
     assert (eve["commit"], eve["committed"], eve["status"]) == (deadline_roster["eve"], "2026-11-21T08:00:00+01:00",
                                                                 "complete")
@@ -277,7 +278,7 @@ def test_the_deadline_leaves_the_students_repository_as_it_was(deadline_roster, 
     assert git(dee, "rev-parse", "HEAD") == deadline_roster["late"]
     assert git(dee, "status", "--porcelain") == ""
     assert git(dee, "worktree", "list", "--porcelain").count("worktree ") == 1
-    assert (dee / M01.relative_file).read_text() == (REPO_ROOT / "reference" / M01.relative_file).read_text()
+    assert (dee / M03.relative_file).read_text() == (REPO_ROOT / "reference" / M03.relative_file).read_text()
 
 
 def test_a_commit_exactly_at_the_deadline_counts(deadline_roster):

@@ -54,12 +54,18 @@ def commit_all(folder: Path, message: str, date: str | None = None) -> None:
 
 
 def run_act(root: Path, out: Path, *args: str, event: str = "push", workflow: str | None = None,
-            repos: Path | None = None) -> subprocess.CompletedProcess:
-    """Run one event of a repository's workflows under act; `out` receives artifacts and reporter.json."""
+            repos: Path | None = None, venv: Path | None = None) -> subprocess.CompletedProcess:
+    """Run one event of a repository's workflows under act; `out` receives artifacts and reporter.json.
+    With `venv`, the run's copy of `root` starts with that .venv (hard-linked into `root`, then copied
+    by act with the other files .gitignore names), so the workflow's install step finds it done."""
     out.mkdir(parents=True, exist_ok=True)
+    if venv and not (root / ".venv").exists():
+        shutil.copytree(venv, root / ".venv", symlinks=True, copy_function=os.link)
     command = [str(ACT), event, "-P", "ubuntu-latest=-self-hosted", "--no-cache-server",
                "--env", f"KATA_ACT_MAIN={root}", "--env", f"KATA_ACT_REPOS={repos or out / 'repos'}",
                "--env", f"KATA_ACT_OUT={out}", "--env", f"KATA_ACT_PYTHON_BIN={Path(sys._base_executable).parent}"]
+    if venv:
+        command += ["--use-gitignore=false"]
     for action, folder in LOCAL_ACTIONS.items():
         command += ["--local-repository", f"{action}={STANDINS / folder}"]
     if workflow:
@@ -79,8 +85,10 @@ def uploaded_report(out: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory) -> dict[str, Path]:
-    """A released template (modules 01-02) as a git repository, and its hidden bundle (with the
-    reference) as the private repository course/tinytorch-hidden."""
+    """A released template (modules 01-02) as a git repository, its hidden bundle (with the
+    reference) as the private repository course/tinytorch-hidden, and the .venv that the template's
+    `make setup` installs, made once and handed to every run (tests/classroom/test_release.py installs
+    a template from nothing)."""
     base = tmp_path_factory.mktemp("classroom")
     template, repos = base / "template", base / "repos"
     bundle = repos / HIDDEN_REPOSITORY
@@ -88,13 +96,15 @@ def course(tmp_path_factory) -> dict[str, Path]:
     release_module.release(REPO_ROOT, template, CURRICULUM, chosen, bundle, with_reference=True)
     commit_all(template, "template")
     commit_all(bundle, "hidden bundle")
-    return {"template": template, "repos": repos}
+    setup = subprocess.run(["make", "setup"], cwd=template, capture_output=True, text=True)
+    assert setup.returncode == 0, setup.stdout + setup.stderr
+    return {"template": template, "repos": repos, "venv": template / ".venv"}
 
 
 def student_copy(course: dict[str, Path], tmp_path: Path, implemented: list[str]) -> Path:
     """A student's repository: the template with some reference files copied in, committed."""
     student = tmp_path / "student"
-    shutil.copytree(course["template"], student, ignore=shutil.ignore_patterns(".git"))
+    shutil.copytree(course["template"], student, ignore=shutil.ignore_patterns(".git", ".venv"))
     for relative in implemented:
         shutil.copy2(REPO_ROOT / "reference" / relative, student / relative)
     commit_all(student, "my work")
@@ -124,7 +134,7 @@ def test_actionlint_is_not_a_rubber_stamp(tmp_path):
 # ---------------------------------------------------------------- classroom.yml
 def test_pristine_template_run_succeeds_with_zero_points_and_says_what_to_do_first(course, tmp_path):
     out = tmp_path / "act"
-    done = run_act(course["template"], out, repos=course["repos"])
+    done = run_act(course["template"], out, repos=course["repos"], venv=course["venv"])
     log = done.stdout + done.stderr
     assert done.returncode == 0, log[-4000:]
     seen = reporter(out)
@@ -144,7 +154,7 @@ def test_pristine_template_run_succeeds_with_zero_points_and_says_what_to_do_fir
 def test_reference_copied_in_gets_full_marks_with_the_hidden_tests(course, tmp_path):
     student = student_copy(course, tmp_path, [m.relative_file.as_posix() for m in CURRICULUM.built()])
     out = tmp_path / "act"
-    done = run_act(student, out, *HIDDEN_CONFIGURED, repos=course["repos"])
+    done = run_act(student, out, *HIDDEN_CONFIGURED, repos=course["repos"], venv=course["venv"])
     log = done.stdout + done.stderr
     assert done.returncode == 0, log[-4000:]
     report = uploaded_report(out)
@@ -159,7 +169,7 @@ def test_reference_copied_in_gets_full_marks_with_the_hidden_tests(course, tmp_p
 def test_one_module_implemented_earns_exactly_that_modules_points(course, tmp_path):
     student = student_copy(course, tmp_path, ["tinytorch/core/tensor.py"])
     out = tmp_path / "act"
-    done = run_act(student, out, *HIDDEN_CONFIGURED, repos=course["repos"])
+    done = run_act(student, out, *HIDDEN_CONFIGURED, repos=course["repos"], venv=course["venv"])
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     seen = reporter(out)
     assert (seen["totalPoints"], seen["maxPoints"]) == (CURRICULUM.module(1).points, 20)
@@ -208,8 +218,9 @@ def test_regrade_workflow_grades_a_roster_at_the_deadline(tmp_path):
     master = master_copy(tmp_path / "master")
     (master / "roster.csv").write_text("student,repository\nalice,course/tinytorch-alice\n"
                                        "bob,course/tinytorch-bob\ncarol,course/tinytorch-carol\n", encoding="utf-8")
-    # The course assigns module 01 only: the regrade grades that module and nothing else.
-    (master / "course.toml").write_text(course_module.dumps(course_module.build(CURRICULUM, modules="1")),
+    # The course assigns module 03 only (it grades in about a second): the regrade grades that module
+    # and nothing else.
+    (master / "course.toml").write_text(course_module.dumps(course_module.build(CURRICULUM, modules="3")),
                                         encoding="utf-8")
     commit_all(master, "course master")
     done = run_act(master, out, "--input", "deadline=2026-11-02",
@@ -228,4 +239,4 @@ def test_regrade_workflow_grades_a_roster_at_the_deadline(tmp_path):
     first = git(carol, "rev-list", "--max-parents=0", "HEAD")
     assert rows["carol"]["commit"] == first
     assert all(row["isolation"] == "bubblewrap" for row in rows.values())
-    assert book["columns"][:4] == ["student", "total", "max", "m01"] and "m02" not in book["columns"]
+    assert book["columns"][:4] == ["student", "total", "max", "m03"] and "m01" not in book["columns"]

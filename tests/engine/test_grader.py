@@ -7,6 +7,7 @@ crashes the grader, loses only what it broke, and is told why in the report.
 """
 from __future__ import annotations
 
+import copy
 import json
 import re
 import subprocess
@@ -25,9 +26,21 @@ from tests.support.attacks import PATCH_PYTEST_REPORTS
 from tests.support.grading import COURSE, FAST, graded, line_of, patch_sgd, runner, submission, TARGET
 
 
+# One grade of the reference and one of the stubs serve every test that only reads them (graded once
+# per file: each grade is a few seconds of both cores). A test that changes a report copies it first.
+@pytest.fixture(scope="module")
+def reference_report() -> dict:
+    return graded(REPO_ROOT / "reference", modules=(3, 7))
+
+
+@pytest.fixture(scope="module")
+def stubs_report() -> dict:
+    return graded(REPO_ROOT / "stubs", modules=(3, 7))
+
+
 # ---------------------------------------------------------------- good and partial submissions
-def test_reference_gets_full_marks_and_scores_add_up_exactly():
-    report = graded(REPO_ROOT / "reference", modules=(3, 7))
+def test_reference_gets_full_marks_and_scores_add_up_exactly(reference_report):
+    report = reference_report
     assert report["score"] == report["max_score"] == 20
     assert [r["status"] for r in report["modules"]] == ["pass", "pass"]
     for module in report["modules"]:
@@ -36,8 +49,8 @@ def test_reference_gets_full_marks_and_scores_add_up_exactly():
         assert module["views"]["isolated"] == module["views"]["integrated"] != {"passed": 0, "total": 0, "problem": None}
 
 
-def test_untouched_stubs_score_zero_saying_what_to_implement():
-    report = graded(REPO_ROOT / "stubs", modules=(3, 7))
+def test_untouched_stubs_score_zero_saying_what_to_implement(stubs_report):
+    report = stubs_report
     assert report["score"] == 0 and report["max_score"] == 20
     for module in report["modules"]:
         assert module["status"] == "fail"
@@ -59,9 +72,9 @@ def test_a_stubbed_module_loses_exactly_that_module_in_isolated_mode(tmp_path):
         "the integrated view shows that module 08 breaks on the student's own optimizers"
 
 
-def test_grading_twice_gives_identical_outcomes_and_scores():
-    first = graded(REPO_ROOT / "reference", modules=(7,))
-    second = graded(REPO_ROOT / "reference", modules=(7,))
+def test_grading_twice_gives_identical_outcomes_and_scores(reference_report):
+    first = reference_report
+    second = graded(REPO_ROOT / "reference", modules=(3, 7))
     assert report_module.digest(first) == report_module.digest(second)
     assert [t["outcome"] for t in first["tests"]] == [t["outcome"] for t in second["tests"]]
 
@@ -131,11 +144,11 @@ def test_infinite_loop_in_a_function_times_out_per_test_then_the_rest_is_skipped
     assert m07["duration"] < 45, "a hanging submission costs seconds, not the wall-clock limit"
 
 
-def test_a_run_killed_by_the_wall_clock_still_reports_every_test_it_owned(tmp_path):
+def test_a_run_killed_by_the_wall_clock_still_reports_every_test_it_owned(tmp_path, reference_report):
     slow_tests = replace(FAST, test_timeout=60, run_timeout=8)  # the wall clock fires first
     report = graded(_with_sgd(tmp_path, "while True:\n    pass"), settings=slow_tests)
     m07 = runner(report, "m07")
-    reference_ids = [t["nodeid"] for t in runner(graded(REPO_ROOT / "reference"), "m07")["tests"]]
+    reference_ids = [t["nodeid"] for t in runner(reference_report, "m07")["tests"]]
     assert [t["nodeid"] for t in m07["tests"]] == reference_ids, "one entry per owned test, killed or not"
     assert m07["status"] == "error" and m07["score"] == 0
     assert "time limit" in m07["message"] and "during test_07_optimizers.py::test_" in m07["message"], \
@@ -269,7 +282,7 @@ def test_cli_writes_a_valid_report_and_exits_0_even_for_a_zero_grade(tmp_path):
     assert re.search(r"\[ ?\d/2\] m07 +isolated +0/\d+ passed", completed.stderr), "one progress line per run"
 
 
-def test_student_edits_to_tests_and_configuration_never_reach_the_grade(tmp_path):
+def test_student_edits_to_tests_and_configuration_never_reach_the_grade(tmp_path, reference_report):
     stub = (REPO_ROOT / "stubs" / TARGET).read_text()
     root = submission(tmp_path, tinytorch__core__optimizers_py=stub)
     (root / "spec").mkdir()
@@ -283,7 +296,7 @@ def test_student_edits_to_tests_and_configuration_never_reach_the_grade(tmp_path
     (root / ".github" / "workflows" / "classroom.yml").write_text("name: everything passes\n")
     m07 = runner(graded(root), "m07")
     assert m07["score"] == 0 and m07["status"] == "fail"
-    own_tests = len(runner(graded(REPO_ROOT / "reference"), "m07")["tests"])
+    own_tests = len(runner(reference_report, "m07")["tests"])
     assert len(m07["tests"]) == own_tests > 1, "the grader's own spec and hidden tests ran, not the student's copy"
 
 
@@ -318,8 +331,8 @@ def test_without_reference_a_broken_package_still_counts_every_module_at_full_we
 
 
 # ---------------------------------------------------------------- report format
-def test_hidden_tests_are_anonymous_and_module_objects_are_classroom_payloads():
-    report = graded(REPO_ROOT / "stubs", modules=(7,))
+def test_hidden_tests_are_anonymous_and_module_objects_are_classroom_payloads(stubs_report):
+    report = stubs_report
     hidden = [t for t in report["tests"] if t["suite"] == "hidden"]
     assert hidden
     for test in hidden:
@@ -333,8 +346,8 @@ def test_hidden_tests_are_anonymous_and_module_objects_are_classroom_payloads():
         assert module["id"].isalnum(), "the Classroom reporter rejects runner ids that are not alphanumeric"
 
 
-def test_schema_rejects_a_report_with_a_string_score():
-    report = graded(REPO_ROOT / "reference", modules=(7,))
+def test_schema_rejects_a_report_with_a_string_score(reference_report):
+    report = copy.deepcopy(reference_report)
     report["modules"][0]["tests"][0]["score"] = "1"
     with pytest.raises(Exception, match="is not of type 'number'"):
         report_module.validate(report)

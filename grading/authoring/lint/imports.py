@@ -33,28 +33,37 @@ def _package_of(source: SourceFile) -> list[str]:
     return parts if Path(source.relative).name == "__init__.py" else parts[:-1]
 
 
-def imported_names(source: SourceFile, exports: dict[str, str], package: str) -> Iterator[tuple[int, str]]:
-    """(line, dotted module) for every import in the file, whatever its form or position."""
-    for node in ast.walk(source.tree):
+def import_targets(tree: ast.Module, package: list[str]) -> Iterator[tuple[int, str, str]]:
+    """(line, module, name) for every import in `tree`, whatever its form or position: `import a.b`
+    gives (line, "a.b", ""), `from a import b` gives (line, "a", "b") with a relative import resolved
+    against the file's dotted `package`, and `importlib.import_module("a.b")` gives (line, "a.b", "")."""
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                yield node.lineno, alias.name
+                yield node.lineno, alias.name, ""
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                anchor = _package_of(source)
-                anchor = anchor[: len(anchor) - (node.level - 1)] if node.level > 1 else anchor
+                anchor = package[: len(package) - (node.level - 1)]
                 base = ".".join(anchor + ([base] if base else []))
             for alias in node.names:
-                if base == package and alias.name in exports:
-                    yield node.lineno, exports[alias.name]
-                else:
-                    yield node.lineno, f"{base}.{alias.name}" if base else alias.name
+                yield node.lineno, base, alias.name
         elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
             if name in ("import_module", "__import__") and isinstance(node.args[0].value, str):
-                yield node.lineno, node.args[0].value
+                yield node.lineno, node.args[0].value, ""
+
+
+def imported_names(source: SourceFile, exports: dict[str, str], package: str) -> Iterator[tuple[int, str]]:
+    """(line, dotted module) for every import in the file, whatever its form or position."""
+    for line, module, name in import_targets(source.tree, _package_of(source)):
+        if name and module == package and name in exports:
+            yield line, exports[name]
+        elif name:
+            yield line, f"{module}.{name}" if module else name
+        else:
+            yield line, module
 
 
 def check(files: list[SourceFile], root: Path, curriculum: Curriculum) -> Iterator[Violation]:

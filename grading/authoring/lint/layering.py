@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from grading.authoring.curriculum import Curriculum
+from grading.authoring.lint.imports import import_targets
 from grading.authoring.lint.model import Violation
 
 GRADER = "grading"
@@ -21,26 +22,6 @@ GRADER = "grading"
 def grader_files(root: Path) -> list[Path]:
     """The grader's Python files below root/grading, sorted (caches skipped)."""
     return sorted(p for p in (root / GRADER).rglob("*.py") if "__pycache__" not in p.parts)
-
-
-def _imports(tree: ast.Module, package: list[str]) -> Iterator[tuple[int, str]]:
-    """(line, dotted name) of every import in a file of the dotted `package`."""
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                yield node.lineno, alias.name
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package[: len(package) - (node.level - 1)]
-                base = ".".join(anchor + ([base] if base else []))
-            for alias in node.names:
-                yield node.lineno, f"{base}.{alias.name}"
-        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
-            func = node.func
-            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-            if name in ("import_module", "__import__") and isinstance(node.args[0].value, str):
-                yield node.lineno, node.args[0].value
 
 
 def _owner(relative: Path, curriculum: Curriculum) -> str | None:
@@ -67,7 +48,8 @@ def check(files: list[Path], root: Path, curriculum: Curriculum) -> Iterator[Vio
         except SyntaxError as error:
             yield Violation(relative.as_posix(), error.lineno or 1, "layer-undeclared", f"cannot be parsed: {error.msg}")
             continue
-        for line, dotted in _imports(tree, list(relative.parent.parts)):
+        for line, module, name in import_targets(tree, list(relative.parent.parts)):
+            dotted = f"{module}.{name}" if name else module
             parts = dotted.split(".")
             if parts[0] != GRADER or len(parts) < 2 or parts[1] not in layers.imports or parts[1] in allowed:
                 continue
