@@ -34,9 +34,15 @@ def judged(root, modules=(7,)) -> dict:
 
 
 # ---------------------------------------------------------------- the reference and the stubs
-def test_reference_full_marks_and_stubs_zero_identical_twice():
+@pytest.fixture(scope="module")
+def reference_report() -> dict:
+    """One judged grade of the reference's module 07, read by every test that compares with it."""
+    return judged(REPO_ROOT / "reference")
+
+
+def test_reference_full_marks_and_stubs_zero_identical_twice(reference_report):
     modules = (7,)
-    first, second = judged(REPO_ROOT / "reference", modules), judged(REPO_ROOT / "reference", modules)
+    first, second = reference_report, judged(REPO_ROOT / "reference", modules)
     assert first["score"] == first["max_score"] == 10
     assert not any("direct mode" in n for n in first["notices"])
     assert [t["outcome"] for t in first["tests"]] == [t["outcome"] for t in second["tests"]]
@@ -81,13 +87,13 @@ def test_a_hang_fails_that_test_as_out_of_time_and_the_rest_are_skipped_fast(tmp
     assert m07["duration"] < 45, "a hanging submission costs seconds, not the wall-clock limit"
 
 
-def test_a_worker_that_exits_fails_only_the_tests_that_made_it_exit(tmp_path, without_policy_scan):
+def test_a_worker_that_exits_fails_only_the_tests_that_made_it_exit(tmp_path, reference_report, without_policy_scan):
     # In direct mode os._exit ends the test process and discards the run; judged, only the calls that
     # reached it fail ("crashed"), and the next test gets a fresh worker.
     exit_in_sgd = "import os\ngetattr(os, '_ex' + 'it')(3)"
     text = patch_sgd((REPO_ROOT / "reference" / TARGET).read_text(), exit_in_sgd)
     m07 = runner(judged(submission(tmp_path, tinytorch__core__optimizers_py=text)), "m07")
-    reference = outcomes(judged(REPO_ROOT / "reference"))
+    reference = outcomes(reference_report)
     crashed = [t for t in m07["tests"] if t["outcome"] != "passed"]
     assert crashed and all("exited with code 3" in (t["message"] or "") or t["suite"] != "visible" for t in crashed)
     adam = [t for t in m07["tests"] if "adam" in t["nodeid"].lower()]
