@@ -33,10 +33,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from grading.authoring import curriculum as curriculum_module  # noqa: E402
-from grading.classroom import regrade
-from grading.engine.grader import grade, GradeOptions  # noqa: E402
+from grading.classroom import regrade  # noqa: E402
+from grading.engine.grader import GradeOptions, grade  # noqa: E402
 from grading.reports import report as report_module  # noqa: E402
-from grading.sandbox import confine as sandbox
+from grading.sandbox import confine as sandbox  # noqa: E402
 
 
 def options(jobs: int, judged: bool = True) -> GradeOptions:

@@ -73,7 +73,7 @@ from rich.console import Console
 from grading.authoring.curriculum import SUITE_IDS, Curriculum
 from grading.classroom import roster
 from grading.classroom.commits import Source, submission_source
-from grading.engine.grader import grade, GradeError, GradeOptions
+from grading.engine.grader import GradeError, GradeOptions, grade
 from grading.engine.workspace import fingerprint, tests_fingerprint
 from grading.reports import render, report as report_module
 from grading.sandbox.confine import Isolation, isolation

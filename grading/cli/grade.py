@@ -17,7 +17,7 @@ from rich.console import Console
 
 from grading import REPO_ROOT, default_submission
 from grading.authoring import course as course_module, curriculum as curriculum_module
-from grading.engine.grader import grade, GradeError, GradeOptions
+from grading.engine.grader import GradeError, GradeOptions, grade
 from grading.reports import render, report as report_module
 from grading.sandbox import confine as sandbox
 

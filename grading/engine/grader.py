@@ -24,7 +24,7 @@ from grading.authoring.course import Course, full_course
 from grading.authoring.curriculum import SUITE_IDS, Curriculum, GradingSettings, Module
 from grading.engine import channel, policy, runner
 from grading.engine.runner import RunPlan, RunResult, TestEntry
-from grading.engine.workspace import fingerprint, python_files, Workspace
+from grading.engine.workspace import Workspace, fingerprint, python_files
 from grading.sandbox import confine as sandbox
 from grading.sandbox.launcher import CHANNEL_FD
 

@@ -26,7 +26,7 @@ from grading.authoring.course import full_course
 from grading.authoring.curriculum import SUITE_IDS
 from grading.engine import scoring
 from grading.engine.grader import BUILTIN_EXCEPTIONS, Grading
-from grading.engine.runner import is_tampering, RunResult, TestResult
+from grading.engine.runner import RunResult, TestResult, is_tampering
 from grading.engine.workspace import python_files
 
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "report.schema.json"

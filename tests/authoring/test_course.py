@@ -13,7 +13,7 @@ from grading.authoring import course as course_module, curriculum as curriculum_
 from grading.authoring.course import CourseError
 from grading.classroom import payload
 from grading.cli import kata
-from grading.engine.grader import grade, GradeOptions
+from grading.engine.grader import GradeOptions, grade
 from grading.reports import render, report as report_module
 
 CURRICULUM = curriculum_module.load()

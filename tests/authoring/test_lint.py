@@ -315,6 +315,19 @@ def test_a_grader_folder_missing_from_the_table_is_a_violation(tmp_path):
     assert found(root, ("layering",)) == [("grading/extras/helpers.py", 1, "layer-undeclared")]
 
 
+def test_a_grader_file_that_does_not_parse_is_reported_not_skipped(tmp_path):
+    root = build(tmp_path, {**LAYERED_GRADER, "grading/engine/runner.py": "def broken(:\n"})
+    assert found(root, ("layering",)) == [("grading/engine/runner.py", 1, "layer-unparsable")]
+
+
+def test_without_an_entry_package_the_main_module_may_import_no_grader_package(tmp_path):
+    root = build(tmp_path, {**LAYERED_GRADER, "grading/curriculum.toml": MANIFEST + GRADER_TABLE.replace('entry = "cli"\n', "")})
+    [violation] = lint.run(root, ("layering",)).violations
+    assert (violation.path, violation.line, violation.rule) == ("grading/__main__.py", 1, "layer-back-import")
+    assert violation.message == ("imports grading.cli.kata.main (package cli): grading/__main__.py may import no other "
+                                 "grader package")
+
+
 @pytest.mark.parametrize("table, words", [
     ('[grader.packages]\ncli = ["engine"]\nengine = ["cli"]\n', "cycle"),
     ('[grader.packages]\ncli = ["engine"]\n', "not packages listed there"),

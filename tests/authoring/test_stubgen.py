@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from grading.authoring.stubgen import GENERATED_HEADER, find_regions, MarkerError, stub_source
+from grading.authoring.stubgen import GENERATED_HEADER, MarkerError, find_regions, stub_source
 
 SOURCE = textwrap.dedent('''\
     """Doc."""

@@ -19,11 +19,11 @@ import pytest
 
 from grading import REPO_ROOT
 from grading.classroom import payload
-from grading.engine.grader import grade, GradeError, GradeOptions
+from grading.engine.grader import GradeError, GradeOptions, grade
 from grading.engine.runner import HIDDEN_PROCESS_FAILED
 from grading.reports import render, report as report_module
 from tests.support.attacks import PATCH_PYTEST_REPORTS
-from tests.support.grading import COURSE, FAST, graded, line_of, patch_sgd, runner, submission, TARGET
+from tests.support.grading import COURSE, FAST, TARGET, graded, line_of, patch_sgd, runner, submission
 
 
 # One grade of the reference and one of the stubs serve every test that only reads them (graded once
@@ -406,7 +406,7 @@ def test_a_grade_made_without_the_sandbox_says_so_in_every_format(monkeypatch):
 
 # ---------------------------------------------------------------- what the milestone tests read
 def test_the_workspace_holds_the_graders_milestones_and_datasets_and_fingerprints_them(tmp_path):
-    from grading.engine.workspace import tests_fingerprint, Workspace
+    from grading.engine.workspace import Workspace, tests_fingerprint
 
     manifest = Path(COURSE.source)
     workspace = Workspace(tmp_path / "work")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from grading import REPO_ROOT
-from grading.authoring.curriculum import load, ManifestError, parse
+from grading.authoring.curriculum import ManifestError, load, parse
 from grading.engine.policy import PolicyViolation, scan
 
 CURRICULUM = load()

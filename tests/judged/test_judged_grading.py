@@ -17,7 +17,7 @@ from grading.cli.kata import build_parser
 from grading.reports import render
 from tests.support.attacks import PATCH_PYTEST_REPORTS as DIRECT_PATCH_PYTEST_REPORTS
 from tests.support.attacks import SILENCE_NUMPY_CORE, SILENCE_NUMPY_TESTING, WRONG_SGD
-from tests.support.grading import graded, patch_sgd, runner, submission, TARGET
+from tests.support.grading import TARGET, graded, patch_sgd, runner, submission
 
 # The honest baseline: SGD steps twice too far and counts its state as -1 bytes (wrong values).
 HONEST = WRONG_SGD + "\nOptimizer.state_bytes = lambda self: -1\n"

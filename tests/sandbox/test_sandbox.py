@@ -284,7 +284,7 @@ def test_kata_sandbox_says_whether_grading_is_isolated(forced_off):
 def test_grading_refuses_when_a_secret_folder_lies_inside_a_sandbox_mount(tmp_path):
     # The virtualenv is mounted into every sandbox: a work directory inside it would be visible.
     from grading.authoring import curriculum as curriculum_module
-    from grading.engine.grader import grade, GradeError, GradeOptions
+    from grading.engine.grader import GradeError, GradeOptions, grade
 
     inside = Path(sys.prefix) / f"kata-work-{uuid.uuid4().hex}"
     options = GradeOptions(submission=REPO_ROOT / "reference", tests_root=REPO_ROOT, reference=REPO_ROOT / "reference",

@@ -140,7 +140,7 @@ def test_a_wrong_value_shows_the_assertions_own_explanation(capsys, tmp_path):
 def test_a_selection_of_planned_modules_is_refused_and_a_mixed_one_skips_them():
     from rich.console import Console
 
-    from grading.cli.student import _chosen_modules, _LoopMisuse
+    from grading.cli.student import _LoopMisuse, _chosen_modules
 
     text = curriculum_module.MANIFEST_PATH.read_text().replace("planned = []", "planned = [19, 20]")
     planned = curriculum_module.parse(text)

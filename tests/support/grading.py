@@ -13,7 +13,7 @@ from pathlib import Path
 
 from grading import REPO_ROOT
 from grading.authoring import curriculum as curriculum_module
-from grading.engine.grader import grade, GradeOptions
+from grading.engine.grader import GradeOptions, grade
 from grading.reports import report as report_module
 
 COURSE = curriculum_module.load()

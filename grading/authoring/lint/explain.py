@@ -34,6 +34,8 @@ EXPLANATIONS: dict[str, str] = {
     "may import only the packages listed for it and what those may import; a back-import ties a lower layer (the "
     "sandbox, the judged boundary) to code that runs outside it. Fix: move the shared code down to the lowest "
     "package that needs it, or pass the object in as an argument.",
+    "layer-unparsable": "A file of the grader that Python cannot parse, so its imports cannot be checked (and the "
+    "grader would fail to import it). The message gives the parser's reason.",
     "layer-undeclared": "Every folder of grading/ that holds Python code is a package named in [grader.packages], so "
     "its place in the layering is stated. Fix: add it to the table with the packages it may import, or move its "
     "files into the package they belong to.",

@@ -30,7 +30,7 @@ def _owner(relative: Path, curriculum: Curriculum) -> str | None:
     parts = relative.parts
     if len(parts) > 2:
         return parts[1]
-    return curriculum.grader.entry if parts[-1] == "__main__.py" else None
+    return (curriculum.grader.entry or None) if parts[-1] == "__main__.py" else None
 
 
 def check(files: list[Path], root: Path, curriculum: Curriculum) -> Iterator[Violation]:
@@ -46,14 +46,14 @@ def check(files: list[Path], root: Path, curriculum: Curriculum) -> Iterator[Vio
         try:
             tree = ast.parse(path.read_text(encoding="utf-8"))
         except SyntaxError as error:
-            yield Violation(relative.as_posix(), error.lineno or 1, "layer-undeclared", f"cannot be parsed: {error.msg}")
+            yield Violation(relative.as_posix(), error.lineno or 1, "layer-unparsable", f"cannot be parsed: {error.msg}")
             continue
         for line, module, name in import_targets(tree, list(relative.parent.parts)):
             dotted = f"{module}.{name}" if name else module
             parts = dotted.split(".")
             if parts[0] != GRADER or len(parts) < 2 or parts[1] not in layers.imports or parts[1] in allowed:
                 continue
-            who = f"grading/{owner}" if owner else "grading/__init__.py"
+            who = f"grading/{owner}" if len(relative.parts) > 2 else relative.as_posix()
             others = sorted(allowed - {owner})
             may = f"may import only {', '.join(others)}" if others else "may import no other grader package"
             yield Violation(relative.as_posix(), line, "layer-back-import",

@@ -25,6 +25,7 @@ RULES: dict[str, str] = {
     "manifest-unknown-module": "manifest",
     "layer-back-import": "layering",
     "layer-undeclared": "layering",
+    "layer-unparsable": "layering",
 }
 CHECKS = ("imports", "concepts", "patches", "docstrings", "manifest", "layering")
 
