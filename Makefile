@@ -34,6 +34,7 @@ test: $(STAMP) sandbox
 	$(BIN)/python -m pytest tests -q $(addprefix --ignore=,$(ALONGSIDE)); status=$$?; wait; \
 	echo "$(ALONGSIDE) (ran alongside):"; cat build/tests-alongside.log; \
 	test $$status = 0 && test "$$(cat build/tests-alongside.status)" = 0
+	@test -f $(COVERAGE_DATA) || { echo "no coverage data: the two-way proof's direct run on the reference did not run" >&2; exit 1; }
 	$(BIN)/coverage report --data-file=$(COVERAGE_DATA)
 
 # Not part of `make test`: every spec and hidden test on the reference with many random examples
@@ -66,7 +67,7 @@ sandbox: $(GRADER_STAMP)
 venv: $(STAMP)
 
 # Everything: the grader, the test tools and the maintainers' extras (coverage, act, actionlint, ...).
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): $(GRADER_STAMP) pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,maint]'
 	touch $(GRADER_STAMP) $(STAMP)

@@ -2,6 +2,7 @@
 
 What: the manifest loader (`curriculum`), course configurations and due dates (`course`), the stub
 generator (`stubgen`) and the forward-dependency lint (`lint/`).
-Who runs it: maintainers (`kata stubs`, `kata lint`); every other package reads the manifest through it.
+Who runs it: maintainers (`kata stubs`, `kata lint`); the engine, reports, classroom, student and cli
+packages read the manifest through it.
 May import: nothing else of the grader (the bottom layer).
 """

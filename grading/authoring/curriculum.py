@@ -111,6 +111,8 @@ class GraderPackages:
     @classmethod
     def from_table(cls, table: dict, source: str) -> "GraderPackages":
         where = f"{source}: [grader]"
+        if not isinstance(table, dict):
+            raise ManifestError(f"{where} must be a table, found {table!r}")
         unknown = sorted(set(table) - {"entry", "packages"})
         if unknown:
             raise ManifestError(f"{where} has unknown key(s) {unknown}; expected 'entry' and 'packages'")
@@ -124,6 +126,8 @@ class GraderPackages:
             if strangers:
                 raise ManifestError(f"{where}.packages: {name} may import {strangers}, which are not packages listed there")
         entry = table.get("entry", "")
+        if not isinstance(entry, str):
+            raise ManifestError(f"{where}: entry must be a package name (a string), found {entry!r}")
         if entry and entry not in imports:
             raise ManifestError(f"{where}: entry {entry!r} is not one of the packages {sorted(imports)}")
         layers = cls(imports, entry)
@@ -159,7 +163,7 @@ class Curriculum:
         self.tiers: tuple[str, ...] = tuple(raw.get("tiers", ()))
         self.policy: dict = dict(raw.get("policy", {}))
         self.grading = GradingSettings.from_table(dict(raw.get("grading", {})), source)
-        self.grader = GraderPackages.from_table(dict(raw.get("grader", {})), source)
+        self.grader = GraderPackages.from_table(raw.get("grader", {}), source)
         self.patch_hooks: dict[int, tuple[str, ...]] = {
             int(number): tuple(hooks) for number, hooks in raw.get("patch_hooks", {}).items()
         }

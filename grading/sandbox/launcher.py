@@ -1,8 +1,9 @@
 """The first program of every sandboxed command: apply the hard limits, then become the command.
 
-`python grading/sandbox/launcher.py MEMORY_BYTES FILE_BYTES CHANNEL_FD -- COMMAND...` sets the
-address-space, file-size and core-dump limits with resource.setrlimit, moves the result channel to
-descriptor CHANNEL_FD, and replaces itself with COMMAND (os.execv). The grader starts commands this
+`python grading/sandbox/launcher.py MEMORY_BYTES FILE_BYTES CHANNEL -- COMMAND...` sets the
+address-space, file-size and core-dump limits with resource.setrlimit, moves the result channel (the
+inherited descriptor CHANNEL, or `-` for none) to descriptor CHANNEL_FD, and replaces itself with
+COMMAND (os.execv). The grader starts commands this
 way rather than with `preexec_fn`, which is unsafe when it runs several subprocesses from threads
 (`--jobs`). It runs as a script, by path, so it imports nothing but the standard library.
 """
@@ -19,7 +20,7 @@ NO_CHANNEL = "-"  # the channel argument for a command that talks over its own d
 def apply_limits_and_exec(argv: list[str]) -> None:
     memory_bytes, file_bytes, channel, separator, *command = argv
     if separator != "--" or not command:
-        raise SystemExit("usage: python launcher.py MEMORY_BYTES FILE_BYTES CHANNEL_FD -- COMMAND...")
+        raise SystemExit("usage: python launcher.py MEMORY_BYTES FILE_BYTES CHANNEL|- -- COMMAND...")
     resource.setrlimit(resource.RLIMIT_AS, (int(memory_bytes), int(memory_bytes)))
     resource.setrlimit(resource.RLIMIT_FSIZE, (int(file_bytes), int(file_bytes)))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

@@ -315,6 +315,17 @@ def test_a_grader_folder_missing_from_the_table_is_a_violation(tmp_path):
     assert found(root, ("layering",)) == [("grading/extras/helpers.py", 1, "layer-undeclared")]
 
 
+def test_a_module_at_the_top_of_the_grader_is_a_violation(tmp_path):
+    root = build(tmp_path, {**LAYERED_GRADER, "grading/util.py": "x = 1\n"})
+    assert found(root, ("layering",)) == [("grading/util.py", 1, "layer-undeclared")]
+
+
+def test_a_grader_file_that_is_not_utf8_is_reported_not_a_crash(tmp_path):
+    root = build(tmp_path, LAYERED_GRADER)
+    (root / "grading" / "engine" / "runner.py").write_bytes(b"x = '\xff'\n")
+    assert found(root, ("layering",)) == [("grading/engine/runner.py", 1, "layer-unparsable")]
+
+
 def test_a_grader_file_that_does_not_parse_is_reported_not_skipped(tmp_path):
     root = build(tmp_path, {**LAYERED_GRADER, "grading/engine/runner.py": "def broken(:\n"})
     assert found(root, ("layering",)) == [("grading/engine/runner.py", 1, "layer-unparsable")]
@@ -333,10 +344,13 @@ def test_without_an_entry_package_the_main_module_may_import_no_grader_package(t
     ('[grader.packages]\ncli = ["engine"]\n', "not packages listed there"),
     ('[grader]\nentry = "main"\n[grader.packages]\ncli = []\n', "entry 'main'"),
     ('[grader]\nlayers = 1\n', "unknown key"),
+    ('[grader]\nentry = ["cli"]\n[grader.packages]\ncli = []\n', "entry must be a package name"),
+    ('grader = "cli"\n', "must be a table"),
 ])
 def test_a_malformed_grader_table_is_a_manifest_error(tmp_path, table, words):
     root = build(tmp_path)
-    (root / "grading" / "curriculum.toml").write_text(MANIFEST + table)
+    # A top-level key goes before the [[module]] tables; a table after them.
+    (root / "grading" / "curriculum.toml").write_text(table + MANIFEST if table.startswith("grader =") else MANIFEST + table)
     [violation] = lint.run(root).violations
     assert (violation.path, violation.rule) == ("grading/curriculum.toml", "manifest-invalid") and words in violation.message
 

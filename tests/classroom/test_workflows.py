@@ -5,7 +5,8 @@ is replaced by the local stand-in of the same name in tests/classroom/act/ (see 
 local git repositories, the reporter stand-in decodes the payloads exactly as Classroom's reporter
 does and records the points it would send to the gradebook.
 
-The template is released with two assigned modules (01-02) so that each run grades in seconds.
+The template is released with two assigned modules (03-04, on the reference's 01-02) so that each run
+grades in seconds.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ LOCAL_ACTIONS = {
 }
 HIDDEN_REPOSITORY = "course/tinytorch-hidden"
 CURRICULUM = curriculum_module.load()
-ASSIGNED = "1-2"
+ASSIGNED = "3-4"  # two modules that grade in about a second each; 01-02 ship pre-built
 
 
 def git(folder: Path, *args: str, date: str | None = None) -> str:
@@ -85,7 +86,7 @@ def uploaded_report(out: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory) -> dict[str, Path]:
-    """A released template (modules 01-02) as a git repository, its hidden bundle (with the
+    """A released template (modules 03-04) as a git repository, its hidden bundle (with the
     reference) as the private repository course/tinytorch-hidden, and the .venv that the template's
     `make setup` installs, made once and handed to every run (tests/classroom/test_release.py installs
     a template from nothing)."""
@@ -138,17 +139,17 @@ def test_pristine_template_run_succeeds_with_zero_points_and_says_what_to_do_fir
     log = done.stdout + done.stderr
     assert done.returncode == 0, log[-4000:]
     seen = reporter(out)
-    assert seen["runners"] == "m01,m02"
+    assert seen["runners"] == "m03,m04"
     assert (seen["totalPoints"], seen["maxPoints"]) == (0, 20)
     assert "::notice title=Autograding complete::Points 0.0/20" in log
     # The summary: visible spec only (no hidden repository configured), and the first thing to do.
     assert "visible-only grade: no hidden tests were available" in log
     assert "### What to fix first" in log
-    assert "m01**: test_01_tensor.py::" in log and "implement Tensor.__init__" in log
+    assert "m03**: test_03_layers.py::" in log and "implement Linear.__init__" in log
     report = uploaded_report(out)
     assert report["grader"]["hidden"] is False
-    assert report["course"]["assigned"] == [1, 2]
-    assert report["course"]["not_assigned"] == list(range(3, 21))
+    assert report["course"]["assigned"] == [3, 4]
+    assert report["course"]["not_assigned"] == [1, 2, *range(5, 21)]
 
 
 def test_reference_copied_in_gets_full_marks_with_the_hidden_tests(course, tmp_path):
@@ -167,14 +168,14 @@ def test_reference_copied_in_gets_full_marks_with_the_hidden_tests(course, tmp_p
 
 
 def test_one_module_implemented_earns_exactly_that_modules_points(course, tmp_path):
-    student = student_copy(course, tmp_path, ["tinytorch/core/tensor.py"])
+    student = student_copy(course, tmp_path, ["tinytorch/core/layers.py"])
     out = tmp_path / "act"
     done = run_act(student, out, *HIDDEN_CONFIGURED, repos=course["repos"], venv=course["venv"])
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     seen = reporter(out)
-    assert (seen["totalPoints"], seen["maxPoints"]) == (CURRICULUM.module(1).points, 20)
+    assert (seen["totalPoints"], seen["maxPoints"]) == (CURRICULUM.module(3).points, 20)
     scores = {runner: sum(t["score"] for t in result["tests"]) for runner, result in seen["results"].items()}
-    assert scores == {"m01": 10, "m02": 0}
+    assert scores == {"m03": 10, "m04": 0}
 
 
 def test_classroom_bot_pushes_do_not_run_the_grader(course, tmp_path):

@@ -41,8 +41,8 @@ def submission(tmp_path: Path, source: Path = REPO_ROOT / "reference", **files: 
 
 
 def graded(root: Path, modules=(7,), judged: bool = False, **overrides) -> dict:
-    """A grade of `root` with the FAST limits; direct unless judged (tests/judged/test_judged_grading.py
-    grades in judged mode: this file and the attack files test the direct mode's own defences)."""
+    """A grade of `root` with the FAST limits; direct unless judged (tests/judged/ grades in judged mode;
+    tests/engine/ tests the direct mode's own defences)."""
     options = GradeOptions(submission=root, tests_root=REPO_ROOT, reference=REPO_ROOT / "reference",
                            hidden=REPO_ROOT / "hidden_tests", modules=list(modules), jobs=2, settings=FAST,
                            judged=judged)

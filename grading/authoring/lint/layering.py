@@ -37,6 +37,10 @@ def check(files: list[Path], root: Path, curriculum: Curriculum) -> Iterator[Vio
     layers = curriculum.grader
     for path in files:
         relative = path.relative_to(root)
+        if len(relative.parts) == 2 and relative.name not in ("__init__.py", "__main__.py"):
+            yield Violation(relative.as_posix(), 1, "layer-undeclared",
+                            "a module at the top of grading/ belongs to no package: move it into the package it serves")
+            continue
         owner = _owner(relative, curriculum)
         if owner is not None and owner not in layers.imports:
             yield Violation(relative.as_posix(), 1, "layer-undeclared",
@@ -47,6 +51,9 @@ def check(files: list[Path], root: Path, curriculum: Curriculum) -> Iterator[Vio
             tree = ast.parse(path.read_text(encoding="utf-8"))
         except SyntaxError as error:
             yield Violation(relative.as_posix(), error.lineno or 1, "layer-unparsable", f"cannot be parsed: {error.msg}")
+            continue
+        except (UnicodeDecodeError, ValueError) as error:  # not UTF-8, or a NUL byte
+            yield Violation(relative.as_posix(), 1, "layer-unparsable", f"cannot be read as Python source: {error}")
             continue
         for line, module, name in import_targets(tree, list(relative.parent.parts)):
             dotted = f"{module}.{name}" if name else module
