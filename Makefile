@@ -22,10 +22,8 @@ grade: $(GRADER_STAMP)
 # inside the two-way proof (tests/curriculum/test_two_way.py), on the reference and the stubs in both
 # execution modes; its direct run on the reference is measured by coverage into COVERAGE_DATA, and the
 # coverage gate (fail_under in pyproject.toml) reads that, so the suites are not run a fifth time.
-# The two-way proof goes first: its judged run keeps to one CPU for about two minutes, which the other
-# group fills; a long one-CPU stretch at the end would leave the second CPU idle.
-ALONGSIDE := tests/curriculum/test_two_way.py tests/classroom/test_workflows.py tests/classroom/test_gradebook.py \
-             tests/classroom/test_regrade.py tests/student/test_student_loop.py tests/milestones/test_milestones.py
+ALONGSIDE := tests/classroom/test_workflows.py tests/classroom/test_gradebook.py tests/classroom/test_regrade.py \
+             tests/student/test_student_loop.py tests/curriculum/test_two_way.py tests/milestones/test_milestones.py
 COVERAGE_DATA := $(CURDIR)/build/.coverage
 test: $(STAMP) sandbox
 	$(BIN)/kata stubs --check
