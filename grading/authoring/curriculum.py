@@ -99,6 +99,19 @@ class GradingSettings:
         return cls(**table)
 
 
+def reachable(edges: dict, start) -> frozenset:
+    """Everything `start` reaches through `edges` (node -> the nodes it depends on), not `start`
+    itself unless a cycle leads back to it: a module's prerequisite closure, a package's imports."""
+    seen: set = set()
+    stack = list(edges.get(start, ()))
+    while stack:
+        current = stack.pop()
+        if current not in seen:
+            seen.add(current)
+            stack.extend(edges.get(current, ()))
+    return frozenset(seen)
+
+
 @dataclass(frozen=True)
 class GraderPackages:
     """The manifest's [grader] table: the grader's own packages (grading/<name>/) and which of them
@@ -138,14 +151,7 @@ class GraderPackages:
 
     def allowed(self, name: str) -> frozenset[str]:
         """Every package `name` may import: its direct imports and theirs, transitively (not itself)."""
-        seen: set[str] = set()
-        stack = list(self.imports.get(name, ()))
-        while stack:
-            current = stack.pop()
-            if current not in seen:
-                seen.add(current)
-                stack.extend(self.imports.get(current, ()))
-        return frozenset(seen)
+        return reachable(self.imports, name)
 
 
 _REQUIRED_FIELDS = {
@@ -174,6 +180,7 @@ class Curriculum:
             sorted((self._parse_module(entry) for entry in entries), key=lambda m: m.number)
         )
         self._by_number = {m.number: m for m in self.modules}
+        self._requires = {m.number: m.requires for m in self.modules}  # the prerequisite graph
         self.planned: frozenset[int] = frozenset(raw.get("planned", ()))
         self.courses: dict[str, dict] = self._parse_courses(raw.get("courses", {}))
         self.milestones: tuple[Milestone, ...] = self._parse_milestones(raw.get("milestone", []))
@@ -317,14 +324,7 @@ class Curriculum:
 
     def closure(self, number: int) -> frozenset[int]:
         """Transitive prerequisites of a module (not including the module itself)."""
-        seen: set[int] = set()
-        stack = list(self.module(number).requires)
-        while stack:
-            current = stack.pop()
-            if current not in seen:
-                seen.add(current)
-                stack.extend(self._by_number[current].requires)
-        return frozenset(seen)
+        return reachable(self._requires, self.module(number).number)
 
     def allowed(self, number: int) -> frozenset[int]:
         """Modules that code belonging to `number` may use: itself plus its closure."""

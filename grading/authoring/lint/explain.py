@@ -38,6 +38,6 @@ EXPLANATIONS: dict[str, str] = {
     "grader would fail to import it). The message gives the parser's reason.",
     "layer-undeclared": "Every folder of grading/ that holds Python code is a package named in [grader.packages], so "
     "its place in the layering is stated, and no module sits at the top of grading/ beside __init__.py (where "
-    "the tree is) and __main__.py (`python -m grading`). Fix: add it to the table with the packages it may import, or move its "
-    "files into the package they belong to.",
+    "the tree is) and __main__.py (`python -m grading`). Fix: add it to the table with the packages it may "
+    "import, or move its files into the package they belong to.",
 }
