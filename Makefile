@@ -22,12 +22,13 @@ grade: $(GRADER_STAMP)
 # inside the two-way proof (tests/curriculum/test_two_way.py), on the reference and the stubs in both
 # execution modes; its direct run on the reference is measured by coverage into COVERAGE_DATA, and the
 # coverage gate (fail_under in pyproject.toml) reads that, so the suites are not run a fifth time.
-ALONGSIDE := tests/classroom/test_workflows.py tests/classroom/test_gradebook.py tests/classroom/test_regrade.py \
+ALONGSIDE := tests/classroom/test_workflows.py tests/classroom/test_gradebook.py tests/classroom/test_regrade.py tests/engine/test_load.py \
              tests/student/test_student_loop.py tests/curriculum/test_two_way.py tests/milestones/test_milestones.py
 COVERAGE_DATA := $(CURDIR)/build/.coverage
 test: $(STAMP) sandbox
 	$(BIN)/kata stubs --check
 	$(BIN)/kata lint
+	$(BIN)/kata calibrate --check
 	@mkdir -p build && rm -f $(COVERAGE_DATA)
 	@export KATA_COVERAGE_FILE=$(COVERAGE_DATA); \
 	( $(BIN)/python -m pytest $(ALONGSIDE) -q > build/tests-alongside.log 2>&1; \

@@ -8,11 +8,14 @@
     trusted process, the submission in a sandboxed worker) and direct (--direct), run alternately,
     median of --repeats each;
   * `kata regrade` throughput on a roster of N copies of the reference (--jobs 2): submissions
-    per minute, and the per-submission wall time it implies.
+    per minute, and the per-submission wall time it implies;
+  * with --judged-only: the judged grade alone, in one run: the full grade and module 06 (whose
+    gradient checks make the most round trips to the worker), and the CPU time each cost.
 Targets on a 2-core machine: a full grade of the reference in under 3 minutes; the sandbox costs at
-most 1.3x in wall time; judged costs at most 2x direct.
+most 1.3x in wall time; judged costs at most 2x direct; idle, the full judged grade at most 60 s and
+module 06 at most 20 s.
 
-Run:  .venv/bin/python bench/bench_grader.py [--copies 20] [--skip-regrade] [--modes-only]
+Run:  .venv/bin/python bench/bench_grader.py [--copies 20] [--skip-regrade] [--modes-only] [--judged-only]
 """
 from __future__ import annotations
 
@@ -39,14 +42,14 @@ from grading.reports import report as report_module  # noqa: E402
 from grading.sandbox import confine as sandbox  # noqa: E402
 
 
-def options(jobs: int, judged: bool = True) -> GradeOptions:
+def options(jobs: int, judged: bool = True, modules: list[int] | None = None) -> GradeOptions:
     return GradeOptions(submission=ROOT / "reference", tests_root=ROOT, reference=ROOT / "reference",
-                        hidden=ROOT / "hidden_tests", jobs=jobs, judged=judged)
+                        hidden=ROOT / "hidden_tests", jobs=jobs, judged=judged, modules=modules)
 
 
-def timed_grade(jobs: int, course, judged: bool = True) -> tuple[float, dict]:
+def timed_grade(jobs: int, course, judged: bool = True, modules: list[int] | None = None) -> tuple[float, dict]:
     started = time.perf_counter()
-    report = report_module.build(grade(options(jobs, judged), course))
+    report = report_module.build(grade(options(jobs, judged, modules), course))
     elapsed = time.perf_counter() - started
     if report["score"] != report["max_score"]:
         raise SystemExit(f"the reference scored {report['score']}/{report['max_score']} ({report['mode']}): "
@@ -91,11 +94,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="full grades per isolation setting (alternating)")
     parser.add_argument("--sandbox-only", action="store_true", help="measure only the price of the sandbox")
     parser.add_argument("--modes-only", action="store_true", help="measure only judged against direct grading")
+    parser.add_argument("--judged-only", action="store_true",
+                        help="measure only the judged grade: the full grade and module 06, against their targets")
     args = parser.parse_args()
     course = curriculum_module.load()
     console = Console()
     if args.modes_only:
         measure_modes(console, course, args.repeats)
+        return
+    if args.judged_only:
+        measure_judged(console, course)
         return
 
     table = Table(title="kata grade of the reference")
@@ -145,6 +153,29 @@ def measure_modes(console: Console, course, repeats: int) -> None:
     console.print(table)
     verdict = "met" if slow <= 2 * fast else "NOT met"
     console.print(f"target (judged costs at most 2x direct): {verdict} ({slow / fast:.2f}x)")
+
+
+def measure_judged(console: Console, course) -> None:
+    """The judged grade (--jobs 2, bubblewrap): the full grade and module 06 alone, wall and CPU time."""
+    table = Table(title="judged grade of the reference (--jobs 2)")
+    for column in ("grade", "wall time", "CPU time", "target"):
+        table.add_column(column, justify="left" if column == "grade" else "right")
+    verdicts = []
+    for label, modules, target in (("full grade", None, 60.0), ("module 06 alone", [6], 20.0)):
+        cpu_before = _children_cpu()
+        elapsed, _ = timed_grade(2, course, judged=True, modules=modules)
+        cpu = _children_cpu() - cpu_before
+        table.add_row(label, f"{elapsed:.1f} s", f"{cpu:.1f} s", f"at most {target:g} s")
+        verdicts.append(f"{label} at most {target:g} s: {'met' if elapsed <= target else 'NOT met'} ({elapsed:.1f} s)")
+    console.print(table)
+    for verdict in verdicts:
+        console.print(f"target ({verdict})")
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process and every subprocess it has waited for (the grade's sandboxes)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
 
 
 if __name__ == "__main__":

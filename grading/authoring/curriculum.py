@@ -73,9 +73,13 @@ class Milestone:
 class GradingSettings:
     """The manifest's [grading] table: limits and weights used by `kata grade`."""
 
-    test_timeout: float = 10
-    run_timeout: float = 240
-    import_timeout: float = 30
+    test_cpu_seconds: float = 10
+    test_cpu_floor: float = 1
+    test_cpu_factor: float = 10
+    run_cpu_seconds: float = 240
+    import_cpu_seconds: float = 30
+    wait_factor: float = 3
+    overload_factor: float = 10
     memory_limit_mib: int = 4096
     output_limit_mib: int = 16
     max_processes: int = 64

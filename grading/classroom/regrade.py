@@ -268,7 +268,9 @@ def _up_to_date(report_path: Path, submission: Path, package: str, modules: list
     same_modules = modules is None or grader.get("modules") == modules
     # A grade made without the sandbox is made again once the sandbox works.
     same_isolation = existing.get("isolation", {}).get("kind") == isolation().kind
-    return existing if same_code and same_tests and same_modules and same_isolation else None
+    # A suite the machine was too busy to grade was not graded: it is graded again.
+    complete = not any(runner.get("overloaded") for runner in existing.get("modules", []))
+    return existing if same_code and same_tests and same_modules and same_isolation and complete else None
 
 
 def regrade(roster: Path, out: Path, base: GradeOptions, curriculum: Curriculum, jobs: int,

@@ -186,6 +186,16 @@ def build_parser() -> argparse.ArgumentParser:
                          help="grade even when bubblewrap cannot run here (students' code then runs with your rights)")
     regrade.set_defaults(handler=_lazy("grade", "run_regrade"), submission=None, work_dir=None)
 
+    calibrate = commands.add_parser("calibrate", help="measure each test's CPU cost on the reference (maintainers): "
+                                                      "the per-test budgets")
+    calibrate.add_argument("--modules", default=None, help="measure only these modules' tests, e.g. 6,9 (the "
+                                                           "integration and milestone suites are measured with any)")
+    calibrate.add_argument("--repeats", type=int, default=3, help="grades of the reference; each test keeps its largest cost")
+    calibrate.add_argument("--jobs", type=int, default=2, help="pytest subprocesses at a time")
+    calibrate.add_argument("--check", action="store_true",
+                           help="measure nothing: exit 1 when a test has no cost or a cost names a test that is gone")
+    calibrate.set_defaults(handler=_lazy("calibrate", "run"))
+
     check = commands.add_parser("sandbox", help="say whether graded code runs inside bubblewrap here, and if not why")
     check.add_argument("--require", action="store_true", help="exit 1 when there is no working sandbox")
     check.set_defaults(handler=_sandbox)

@@ -34,7 +34,7 @@ def _frames(value) -> bool:
 
 
 # Per journal event: {field: check}; fields marked optional may be absent.
-_OPTIONAL = {"message", "frames", "crash"}
+_OPTIONAL = {"message", "frames", "crash", "cpu"}
 JOURNAL_EVENTS = {
     "collected": {"nodeid": _text, "modules": lambda v: isinstance(v, list) and len(v) <= 20 and all(map(_count, v)),
                   "points": _number, "path": _text, "line": _count},
@@ -44,7 +44,7 @@ JOURNAL_EVENTS = {
               "outcome": lambda v: v in ("passed", "failed", "skipped"), "duration": _number, "message": _text,
               "frames": _frames, "crash": lambda v: isinstance(v, list) and len(v) == 2 and _text(v[0])
               and (v[1] is None or (isinstance(v[1], int) and abs(v[1]) < 1 << 31))},
-    "finish": {"nodeid": _text},
+    "finish": {"nodeid": _text, "cpu": _number},
     "end": {"exitstatus": lambda v: isinstance(v, int) and not isinstance(v, bool) and -1024 < v < 1024},
 }
 PROBE_RECORD = {"name": _text, "ok": lambda v: isinstance(v, bool), "error": _text, "path": _text, "line": _count}

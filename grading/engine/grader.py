@@ -22,7 +22,7 @@ from pathlib import Path
 
 from grading.authoring.course import Course, full_course
 from grading.authoring.curriculum import SUITE_IDS, Curriculum, GradingSettings, Module
-from grading.engine import channel, policy, runner
+from grading.engine import calibration, channel, policy, runner
 from grading.engine.runner import RunPlan, RunResult, TestEntry
 from grading.engine.workspace import Workspace, fingerprint, python_files
 from grading.sandbox import confine as sandbox
@@ -50,6 +50,7 @@ class GradeOptions:
     course: Course | None = None  # assigned modules (graded when `modules` is None); default: every built module
     on_run_done: Callable[[RunResult, int, int], None] | None = None  # progress: (result, done, total)
     judged: bool = True  # tests in a trusted process, the submission in a sandboxed worker (False: --direct)
+    calibrated: bool = True  # per-test CPU budgets from the calibrated costs (False: test_cpu_seconds for every test)
 
 
 @dataclass
@@ -76,6 +77,7 @@ class Grading:
     notices: list[str] = field(default_factory=list)
     isolation: sandbox.Isolation = field(default_factory=lambda: sandbox.isolation())
     durations: dict[str, float] = field(default_factory=dict)
+    budgets: dict[str, float] = field(default_factory=dict)  # nodeid -> CPU seconds (calibrated tests only)
 
 
 def resolve_submission(path: Path, package: str) -> Path:
@@ -150,6 +152,11 @@ def _grade_in(root: Path, options: GradeOptions, curriculum: Curriculum, submiss
         grading.notices.append("no reference solution available: unit suites ran on the whole submission "
                                "(integrated mode), so a bug in an early module also costs later modules")
     grading.violations = policy.scan(submission, curriculum)
+    try:
+        if options.calibrated:
+            grading.budgets = calibration.budgets(calibration.load_costs(options.tests_root, hidden), settings)
+    except calibration.CalibrationError as error:
+        raise GradeError(str(error)) from None
     variants = _package_variants(workspace, submission, reference, graded, curriculum)
     inventory = _timed(grading, "inventory", _inventory, workspace, variants, reference, graded, settings, curriculum)
     probes = _timed(grading, "probes", _probe_all, workspace, variants, settings, options.jobs)
@@ -197,12 +204,37 @@ def _run_all(grading: Grading, plans: list[RunPlan], workspace: Workspace, setti
     with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
         # Longest first: the slowest suites start early, so the parallel jobs finish together.
         ordered = sorted(plans, key=lambda p: -len(p.entries))
-        futures = [pool.submit(runner.execute, plan, workspace, canary, settings, options.judged) for plan in ordered]
+        futures = [pool.submit(runner.execute, plan, workspace, canary, settings, options.judged, grading.budgets)
+                   for plan in ordered]
         for done, future in enumerate(as_completed(futures), start=1):
             result = future.result()
             grading.runs[result.plan.run_id] = result
             if options.on_run_done:
                 options.on_run_done(result, done, len(futures))
+    _retry_overloaded(grading, workspace, canary, settings)
+
+
+def _retry_overloaded(grading: Grading, workspace: Workspace, canary, settings: GradingSettings) -> None:
+    """Run again, one at a time, every run that the machine was too busy to grade; a run that is
+    starved again stays "not graded" (status `error`), never a failure of the student's."""
+    for run_id, result in list(grading.runs.items()):
+        if runner.is_overloaded_run(result.problem):
+            retried = runner.execute(result.plan, workspace, canary, settings, grading.options.judged, grading.budgets)
+            retried.retries = result.retries + 1
+            grading.runs[run_id] = retried
+
+
+def inventory_of(reference: Path, tests_root: Path, hidden: Path | None, curriculum: Curriculum) -> list[TestEntry]:
+    """Every test of every module with tests (and the integration and milestone suites), as
+    collected against the reference: what `kata calibrate --check` compares the costs with."""
+    with tempfile.TemporaryDirectory(prefix="kata-inventory-") as scratch:
+        workspace = Workspace(Path(scratch))
+        workspace.install_tests(tests_root, hidden.resolve() if hidden else None, Path(curriculum.source))
+        files = _test_files(workspace, _modules_with_tests(workspace, curriculum, None))
+        entries, errors = runner.collect_inventory(workspace, reference.resolve(), files, curriculum.grading)
+    if errors:
+        raise GradeError(f"the tests do not collect against the reference: {next(iter(errors.values()))[:300]}")
+    return entries
 
 
 # ---------------------------------------------------------------- what to grade
@@ -259,7 +291,7 @@ def _probe(workspace: Workspace, name: str, package: Path, names: list[str], set
     command = [sys.executable, str(Path(__file__).with_name("probe.py")), f"fd:{CHANNEL_FD}",
                str(package), *names]
     outcome = sandbox.run(command, view=sandbox.View((package,), package), env=runner.subprocess_env(workspace),
-                          limits=runner.limits(settings, settings.import_timeout), output_path=folder / "output.txt")
+                          limits=runner.limits(settings, settings.import_cpu_seconds), output_path=folder / "output.txt")
     (folder / "imports.jsonl").write_bytes(outcome.channel)  # a copy for people to read
     records, malformed = channel.probe_records(outcome.channel)
     if malformed:

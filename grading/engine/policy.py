@@ -4,19 +4,34 @@ The scan reads files and parses them with `ast`; it never imports or executes st
 follows a symlink and never opens anything but regular files. Every list it checks comes from the
 manifest's `[policy]` table (`grading/curriculum.toml`); a missing key switches its check off, except for
 the two limits that keep the scan itself bounded: `max_file_bytes` (default 1 MiB) and
-`scan_seconds_per_file` (default 5).
+`scan_steps_per_file` (default 2,000,000).
 
 The scan is advisory: a fast, friendly first message about code that could not be graded fairly. The
 boundary that has to hold against a determined submission is the sandbox its tests run in.
 
-Its cost is bounded. Every check takes time linear in the file: strings are searched with `str.find`,
-never with a regular expression that can backtrack, and no step multiplies two things the student
-controls. A file is never read past `max_file_bytes`. A file that still takes longer than
-`scan_seconds_per_file` is reported instead of scanned: small files (every hand-written module) are
-scanned in this process, which checks the clock between AST nodes; bigger ones in a child process that is
-killed when its time is up, because CPython's own parser is super-linear on some inputs (3.11 takes
-minutes over one f-string with a few hundred thousand placeholders) and nothing inside this process could
-interrupt it.
+Its cost is bounded by work, never by time, so the same file gets the same findings on an idle machine
+and on a busy one: nothing here reads a clock. Every check takes time linear in the file: strings are
+searched with `str.find`, never with a regular expression that can backtrack, and no step multiplies two
+things the student controls. A file is never read past `max_file_bytes`. The scan of one file may take
+`scan_steps_per_file` steps (a step: one AST node visited or one string expression folded); a file that
+needs more is reported instead of scanned. The reference's largest module takes about 10,000 steps, a
+1 MiB file of dense generated code up to 3.4 million.
+
+CPython's parser is the one part that cannot be stopped midway, so its work is predicted before it starts.
+Measured on 3.11, 3.12 and 3.13 it is linear in the file for every shape tried (long operator, comparison
+and attribute chains, calls with 80,000 arguments, deep nesting, 80,000 statements on one line, big number
+and string literals, syntax errors that make it parse twice) except f-strings. For each `{...}`
+placeholder, 3.11 walks from the start of the f-string to the placeholder to work out its line and column
+(one f-string of 150,000 `{a}` takes 14 CPU seconds), and 3.12 and 3.13 measure the rest of the source
+at each placeholder (measured here: 2,000 one-line f-strings followed by 2 MB take 0.6 s; 3.12's own
+`tokenize` does the same to the rest of the line). Both walks stay within what _fstring_parse_bytes counts
+before parsing: for every `{` in an f-string, the bytes from the f-string's line to the end of the file.
+It finds the f-strings with `tokenize`, unless counting every `{` in the file already stays under the
+limit. A file whose count passes _MAX_FSTRING_PARSE_BYTES (about 0.25 s of parsing) is reported instead
+of parsed, with the same verdict on every Python version. Files bigger than _IN_PROCESS_BYTES are parsed
+and scanned in a child process whose CPU time the kernel caps: a safety net against a slow input nobody
+has found yet, set far above what any file within these limits takes; a file it stops is reported as
+stopped by it.
 
 Rules (the `rule` field of a violation):
   forbidden-import  `import X` / `from X[.sub] import ...` with X in `forbidden_imports`, anywhere in the file
@@ -43,9 +58,9 @@ Rules (the `rule` field of a violation):
                     stops there, so a huge submission cannot stall the grader)
   encoding          a Python file that is not UTF-8 or declares another encoding
   unscannable       a Python file too deeply nested to analyse, one the scan gave up on after
-                    `scan_seconds_per_file`, one that binds a name to more modules than the scan follows,
-                    one with more findings than the scan lists (it stops there), or a file or directory
-                    that cannot be read
+                    `scan_steps_per_file` steps, one whose f-strings would take the parser too long, one
+                    that binds a name to more modules than the scan follows, one with more findings than
+                    the scan lists (it stops there), or a file or directory that cannot be read
 
 Files with a syntax error are skipped: the runner reports them with file and line.
 """
@@ -57,10 +72,10 @@ import io
 import json
 import os
 import re
+import signal
 import stat
 import subprocess
 import sys
-import time
 import tokenize
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
@@ -90,12 +105,18 @@ _MAX_BINDINGS = 8
 # 200,000 `eval` lines would otherwise put 200,000 entries in the report.
 _MAX_FINDINGS_PER_FILE = 100
 _DEFAULT_MAX_FILE_BYTES = 1 << 20
-_DEFAULT_SCAN_SECONDS = 5.0
-# Files up to this size are scanned in this process: even CPython's slowest parse of this much source (one
-# f-string full of placeholders) takes about a second. Bigger files go to a child process that can be killed.
+_DEFAULT_SCAN_STEPS = 2_000_000  # see scan_steps_per_file in grading/curriculum.toml
+# The most bytes CPython's parser may scan to place the f-string placeholders of one file, as counted by
+# _fstring_parse_bytes (see the module docstring). Measured, 3.11 scans them at 1.9e9 a CPU second or faster,
+# 3.12 and 3.13 at 5.6e9: at most about 0.25 s of parsing. The reference's largest count is 3.4e6.
+_MAX_FSTRING_PARSE_BYTES = 500_000_000
+# Files up to this size are scanned in this process: with the f-string placeholders bounded, CPython parsed
+# every input measured at 0.6 MiB a CPU second or faster, so this much source parses in about 0.1 s at most.
+# Bigger files go to a child process, whose CPU time the kernel can cap and whose memory is freed when it ends.
 _IN_PROCESS_BYTES = 64 * 1024
-# What a child Python may spend starting up and reading its input, on top of the budget, before it is killed.
-_CHILD_START_SECONDS = 2.0
+# The child's CPU-time cap: a safety net, not a budget. The slowest 1 MiB files measured take about 5 s of
+# CPU to parse and scan up to the work budget, so the net fires only on an input far slower than any measured.
+_SAFETY_NET_CPU_SECONDS = 60
 
 Finding = tuple[int, str, str]  # (line, rule, message) within one file
 
@@ -276,7 +297,7 @@ class Policy:
     max_file_bytes: int
     max_files: int | None
     max_total_bytes: int | None
-    scan_seconds_per_file: float
+    scan_steps_per_file: int
     guarded: dict[str, str]  # module name -> rule, for modules named by dotted patterns
     table: dict = field(repr=False, compare=False)  # the [policy] table as written, for a child scan
 
@@ -303,7 +324,7 @@ class Policy:
             max_file_bytes=_positive(raw, "max_file_bytes", (int,), _DEFAULT_MAX_FILE_BYTES),
             max_files=_positive(raw, "max_files", (int,), None),
             max_total_bytes=_positive(raw, "max_total_bytes", (int,), None),
-            scan_seconds_per_file=_positive(raw, "scan_seconds_per_file", (int, float), _DEFAULT_SCAN_SECONDS),
+            scan_steps_per_file=_positive(raw, "scan_steps_per_file", (int,), _DEFAULT_SCAN_STEPS),
             guarded=_guarded_modules((*named.items(), ("builtins-tamper", no_assign)), aliases),
             table=dict(raw),
         )
@@ -325,26 +346,28 @@ def _guarded_modules(named: Iterable[tuple[str, tuple[str, ...]]], aliases: dict
 
 # ---------------------------------------------------------------------------------------------- budget
 class _GaveUp(Exception):
-    """A file's scan ran out of time."""
+    """A file's scan used up its work budget."""
 
 
-class _Deadline:
-    """The time one file's scan may take. Checked between AST nodes: each step between two checks is
-    small, so the scan stops soon after the budget is spent."""
+class _WorkBudget:
+    """The steps one file's scan may take: a step is one AST node visited or one string expression folded.
+    Spent between small pieces of work, so the scan stops soon after the budget is used up, and at the same
+    place on every machine: nothing here reads a clock."""
 
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-        self._end = time.monotonic() + seconds
+    def __init__(self, steps: int):
+        self.steps = steps
+        self.spent = 0
 
-    def check(self) -> None:
-        if time.monotonic() > self._end:
+    def spend(self) -> None:
+        self.spent += 1
+        if self.spent > self.steps:
             raise _GaveUp
 
 
-def _gave_up(seconds: float) -> Finding:
+def _gave_up(steps: int) -> Finding:
     return (0, "unscannable",
-            f"the policy scan gave up on this file after {seconds:g} s; split very long expressions, "
-            f"strings or generated code so the file can be checked")
+            f"the policy scan gave up on this file after {steps} steps, its limit for one file; split very long "
+            f"expressions, strings or generated code so the file can be checked")
 
 
 # ---------------------------------------------------------------------------------------------- strings
@@ -371,8 +394,8 @@ class _Folder:
     long expression is folded once, not once per sub-expression; below _MAX_DEPTH a part counts as unknown
     (the walk then folds that part on its own)."""
 
-    def __init__(self, deadline: _Deadline):
-        self.deadline = deadline
+    def __init__(self, budget: _WorkBudget):
+        self.budget = budget
         self.cache: dict[int, _Folded | None] = {}
 
     def fold(self, node: ast.AST, depth: int = 0) -> _Folded | None:
@@ -381,7 +404,7 @@ class _Folder:
             return None
         key = id(node)
         if key not in self.cache:
-            self.deadline.check()
+            self.budget.spend()
             self.cache[key] = self._fold_uncached(node, depth + 1)
         return self.cache[key]
 
@@ -508,11 +531,11 @@ def _matched_part(text: str, searchable: str, span: tuple[int, int]) -> str:
 class _FileScan:
     """All AST rules over one parsed file; yields (line, rule, message)."""
 
-    def __init__(self, tree: ast.Module, policy: Policy, deadline: _Deadline):
+    def __init__(self, tree: ast.Module, policy: Policy, budget: _WorkBudget):
         self.tree = tree
         self.policy = policy
-        self.deadline = deadline
-        self.folder = _Folder(deadline)
+        self.budget = budget
+        self.folder = _Folder(budget)
         self.parents: dict[int, ast.AST] = {}
         self.aliases: dict[str, set[str]] = {}
         self.too_many_bindings: list[Finding] = []
@@ -522,7 +545,7 @@ class _FileScan:
         # One breadth-first walk (as ast.walk: every node before its children), remembering parents.
         self.nodes: list[ast.AST] = [tree]
         for node in self.nodes:  # the list grows while it is walked
-            deadline.check()
+            budget.spend()
             for child in ast.iter_child_nodes(node):
                 self.parents[id(child)] = node
                 self.nodes.append(child)
@@ -543,7 +566,7 @@ class _FileScan:
         # bottom-up in one pass, however long the chain.
         self.resolved: dict[int, list[tuple[str, bool]]] = {}
         for node in reversed(order):
-            deadline.check()
+            budget.spend()
             self.resolved[id(node)] = self._resolve_one(node)
 
     def _bind(self, name: str, dotted: str, line: int) -> None:
@@ -616,7 +639,7 @@ class _FileScan:
         docstrings = _docstrings(self.nodes)
         consumed: set[int] = set(docstrings)
         for node in self.nodes:
-            self.deadline.check()
+            self.budget.spend()
             line = getattr(node, "lineno", 0)
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 yield from self._imports(node)
@@ -836,22 +859,25 @@ _TOO_DEEP = (0, "unscannable", "is too deeply nested for the policy scan to read
                                "(split long expressions and deep nesting)")
 _TOO_MANY_FINDINGS = (0, "unscannable", f"has more than {_MAX_FINDINGS_PER_FILE} policy findings; the scan stopped "
                                         f"listing them there, so fix the ones listed first")
+_FSTRINGS_TOO_COSTLY = (0, "unscannable", "has so many {...} placeholders in f-strings (or `{` on long lines) that "
+                                          "Python's parser could take too long to read it, so the policy scan did "
+                                          "not parse it; split long f-strings and long lines")
 
 
 def _check_python(data: bytes, policy: Policy) -> Iterator[Finding]:
     """The findings in one Python file, as found; the last says why the scan stopped early, if it did."""
-    deadline = _Deadline(policy.scan_seconds_per_file)
+    budget = _WorkBudget(policy.scan_steps_per_file)
     try:
-        for count, finding in enumerate(_check_source(data, policy, deadline), start=1):
+        for count, finding in enumerate(_check_source(data, policy, budget), start=1):
             if count > _MAX_FINDINGS_PER_FILE:
                 yield _TOO_MANY_FINDINGS
                 return
             yield finding
     except _GaveUp:
-        yield _gave_up(deadline.seconds)
+        yield _gave_up(budget.steps)
 
 
-def _check_source(data: bytes, policy: Policy, deadline: _Deadline) -> Iterator[Finding]:
+def _check_source(data: bytes, policy: Policy, budget: _WorkBudget) -> Iterator[Finding]:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as error:
@@ -868,6 +894,9 @@ def _check_source(data: bytes, policy: Policy, deadline: _Deadline) -> Iterator[
         yield (_line_of(data, error.start), "encoding",
                f"is not valid UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start}); save the file "
                f"as UTF-8")
+    if _fstring_parse_bytes(data, encoding) > _MAX_FSTRING_PARSE_BYTES:
+        yield _FSTRINGS_TOO_COSTLY  # the parse could not be interrupted, so it is not started
+        return
     try:
         tree = ast.parse(data)  # decodes the way `import` would, honouring any coding line
     except (SyntaxError, ValueError, UnicodeError, LookupError):
@@ -875,13 +904,95 @@ def _check_source(data: bytes, policy: Policy, deadline: _Deadline) -> Iterator[
     except (RecursionError, MemoryError):
         yield _TOO_DEEP
         return
-    deadline.check()  # the parse cannot be interrupted, but its time counts
     try:
-        yield from _FileScan(tree, policy, deadline).run()
+        yield from _FileScan(tree, policy, budget).run()
     except RecursionError:
         yield _TOO_DEEP
 
 
+# ---------------------------------------------------------------------------------------------- parse cost
+# From Python 3.12 an f-string is many tokens, from FSTRING_START to FSTRING_END (3.14 tokenizes t-strings
+# the same way; they are counted alike, though not measured).
+_STRING_STARTS = {getattr(tokenize, name) for name in ("FSTRING_START", "TSTRING_START") if hasattr(tokenize, name)}
+_STRING_ENDS = {getattr(tokenize, name) for name in ("FSTRING_END", "TSTRING_END") if hasattr(tokenize, name)}
+
+
+def _fstring_parse_bytes(data: bytes, encoding: str) -> int:
+    """An upper bound of the bytes CPython's parser scans to place the placeholders of the file's f-strings
+    (see the module docstring): each `{` inside an f-string, escaped or not, counts the bytes from the start
+    of the f-string's line to the end of the file. The same number on every Python version."""
+    try:
+        text = _as_parsed(data, encoding)
+    except LookupError:
+        return 0  # not a text encoding: the parser cannot decode the file either
+    every_brace = text.count("{") * len(text.encode("utf-8"))
+    if every_brace <= _MAX_FSTRING_PARSE_BYTES:
+        return every_brace  # even if every `{` opened a placeholder: no need to find the f-strings
+    lines = _Lines(text)
+    if lines.braces_times_sizes() > _MAX_FSTRING_PARSE_BYTES:
+        # Python 3.12's own tokenize would be as slow on these lines as its parser. Checked on every
+        # version, so that a file gets the same verdict on all.
+        return every_brace
+    try:
+        return sum(text.count("{", lines.offset(start), lines.offset(end)) * lines.bytes_to_end(start)
+                   for start, end in _fstring_spans(text))
+    except (tokenize.TokenError, SyntaxError):
+        return every_brace  # where the parser would stop reading is unclear: assume it reads everything
+
+
+def _as_parsed(data: bytes, encoding: str) -> str:
+    """The file's text with its newlines made `\\n`, as CPython's parser reads it. Bytes that do not decode
+    become U+FFFD, whose three UTF-8 bytes only lengthen the text."""
+    return data.decode(encoding, errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+
+
+class _Lines:
+    """The lines of a text: where each starts (in characters) and how many UTF-8 bytes lie from there to
+    the end of the text."""
+
+    def __init__(self, text: str):
+        self.lines = text.split("\n")
+        self.sizes = [len(line.encode("utf-8")) + 1 for line in self.lines]  # its newline included
+        self.sizes[-1] -= 1  # the last line has none
+        self.starts = list(accumulate((len(line) + 1 for line in self.lines), initial=0))
+        self.to_end = list(accumulate(reversed(self.sizes)))[::-1]
+
+    def offset(self, position: tuple[int, int]) -> int:
+        row, column = position  # as tokenize gives it: 1-based row, column in characters
+        return self.starts[row - 1] + column
+
+    def bytes_to_end(self, position: tuple[int, int]) -> int:
+        return self.to_end[position[0] - 1]
+
+    def braces_times_sizes(self) -> int:
+        """Each line's `{` count times its size, added up: a bound on what Python 3.12's tokenize spends
+        measuring the rest of the line at each `{`."""
+        return sum(line.count("{") * size for line, size in zip(self.lines, self.sizes))
+
+
+def _fstring_spans(text: str) -> Iterator[tuple[tuple[int, int], tuple[int, int]]]:
+    """(start, end) of every f-string not inside another, found with Python's own `tokenize`: one STRING
+    token up to 3.11, FSTRING_START to FSTRING_END from 3.12, the same span either way."""
+    depth = 0
+    for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        if token.type == tokenize.STRING and _is_fstring(token.string):
+            yield token.start, token.end
+        elif token.type in _STRING_STARTS:
+            if depth == 0:
+                start = token.start
+            depth += 1
+        elif token.type in _STRING_ENDS:
+            depth -= 1
+            if depth == 0:
+                yield start, token.end
+
+
+def _is_fstring(literal: str) -> bool:
+    prefix = literal[: len(literal) - len(literal.lstrip("bBrRuUfF"))]
+    return "f" in prefix.lower()
+
+
+# ---------------------------------------------------------------------------------------------- big files
 def _check_file(data: bytes, policy: Policy) -> list[Finding]:
     if len(data) <= _IN_PROCESS_BYTES:
         return list(_check_python(data, policy))
@@ -889,23 +1000,25 @@ def _check_file(data: bytes, policy: Policy) -> list[Finding]:
 
 
 # The child scan: the [policy] table and package name as one JSON line, then the file's bytes, on stdin;
-# one finding per line of JSON on stdout, written as found so that a child killed midway still reports
-# what it found.
-_CHILD_PROGRAM = "import sys; sys.path.insert(0, sys.argv[1]); from grading.engine.policy import _child_main; _child_main()"
+# one finding per line of JSON on stdout, written as found. Its CPU-time limit comes as an argument, so
+# that the child sets it before doing anything else.
+_CHILD_PROGRAM = ("import sys; sys.path.insert(0, sys.argv[1]); from grading.engine.policy import _child_main; "
+                  "_child_main(int(sys.argv[2]))")
 
 
 def _check_in_child(data: bytes, policy: Policy) -> list[Finding]:
-    """_check_python in a separate Python that is killed once the budget (plus its start-up) is spent. In
-    this process nothing could stop CPython's parser, however long it takes over a crafted file."""
+    """_check_python in a separate Python whose CPU time the kernel caps at _SAFETY_NET_CPU_SECONDS: a
+    safety net for a parser input that the f-string check does not foresee, since nothing in this process
+    could stop CPython's parser. It has no wall-clock limit: a busy machine slows it, never changes it."""
     header = json.dumps({"policy": policy.table, "package": policy.package}, default=str).encode() + b"\n"
-    command = [sys.executable, "-I", "-c", _CHILD_PROGRAM, str(REPO_ROOT)]
-    try:
-        child = subprocess.run(command, input=header + data, capture_output=True,
-                               timeout=policy.scan_seconds_per_file + _CHILD_START_SECONDS)
-    except subprocess.TimeoutExpired as expired:  # subprocess.run has killed the child
-        return [*_findings_from(expired.stdout or b""), _gave_up(policy.scan_seconds_per_file)]
+    command = [sys.executable, "-I", "-c", _CHILD_PROGRAM, str(REPO_ROOT), str(_SAFETY_NET_CPU_SECONDS)]
+    child = subprocess.run(command, input=header + data, capture_output=True)
     found = _findings_from(child.stdout)
-    if child.returncode != 0:
+    if child.returncode == -signal.SIGXCPU:
+        found.append((0, "unscannable", f"stopped the policy scan's safety net: its checker used more than "
+                                        f"{_SAFETY_NET_CPU_SECONDS} s of CPU time on this file, far more than any "
+                                        f"file within the scan's work limit needs; simplify the file"))
+    elif child.returncode != 0:
         found.append((0, "unscannable", f"could not be read by the policy scan (its checker failed with exit "
                                         f"status {child.returncode}); simplify the file"))
     return found
@@ -917,13 +1030,26 @@ def _findings_from(output: bytes) -> list[Finding]:
         try:
             number, rule, message = json.loads(line)
         except (ValueError, TypeError):
-            continue  # the last line of a killed child may be cut short
+            continue  # the last line of a stopped child may be cut short
         found.append((number, rule, message))
     return found
 
 
-def _child_main() -> None:
+def _limit_cpu_seconds(seconds: int) -> None:
+    """Have the kernel stop this process with SIGXCPU once it has used `seconds` of CPU time (and kill it a
+    second later, should it survive that), without writing a core file."""
+    import resource  # POSIX only, like the sandbox the grader runs in; imported here so the module loads anywhere
+
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    if hard != resource.RLIM_INFINITY and hard <= seconds + 1:
+        return  # a lower limit is in place already, and a process cannot raise it
+    resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
+
+
+def _child_main(cpu_seconds: int) -> None:
     """Entry point of the child scan (see _CHILD_PROGRAM)."""
+    _limit_cpu_seconds(cpu_seconds)
     # This process lives for one file and its garbage is freed when it exits. Left on, the cyclic collector
     # re-walks the whole growing tree again and again: 3-5 times the scan's own time on a big file.
     gc.disable()

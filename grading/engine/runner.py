@@ -21,7 +21,7 @@ from pathlib import Path
 from grading import import_path_env
 from grading.authoring.curriculum import GradingSettings
 from grading.engine import channel
-from grading.engine.pytest_plugin import is_timeout
+from grading.sandbox.budget import Allowance, is_overloaded, is_timeout
 from grading.engine.workspace import Canary, Workspace
 from grading.sandbox import confine as sandbox
 from grading.sandbox.launcher import CHANNEL_FD
@@ -36,6 +36,16 @@ TAMPERING_DETECTED = "tampering detected"
 def is_tampering(problem: str) -> bool:
     """Whether a run's problem is tampering (its journal, or its import probe's records, were not the grader's)."""
     return problem == TAMPERED or TAMPERING_DETECTED in problem
+
+
+# A run on a machine too busy to grade it: the grader retries it, and reports it as not graded (status
+# `error`, regraded on the next pass) if that fails too. Never the student's failure.
+OVERLOADED = ("not graded: the grading machine was too busy to grade this run fairly (its tests got far less CPU "
+              "time than they were waiting for); it is graded again on the next pass")
+
+
+def is_overloaded_run(problem: str) -> bool:
+    return problem == OVERLOADED
 
 
 HIDDEN_PROCESS_FAILED = ("the process running the hidden checks crashed or was stopped before it finished; results only "
@@ -70,6 +80,7 @@ class TestResult:
     duration: float = 0.0
     timed_out: bool = False
     location: tuple[str, int] | None = None  # deepest frame in the student's own code
+    cpu: float | None = None  # CPU seconds the test cost (its processes, the judged worker's included)
 
 
 @dataclass(frozen=True)
@@ -95,6 +106,7 @@ class RunResult:
     results: list[TestResult]
     problem: str = ""  # why the whole run is untrusted or could not run ("" when fine)
     duration: float = 0.0
+    retries: int = 0  # how often it was run again (after the machine was too busy to grade it)
 
     def passed(self) -> int:
         return sum(r.outcome == "passed" for r in self.results)
@@ -102,7 +114,7 @@ class RunResult:
 
 # ---------------------------------------------------------------- running pytest
 def pytest_command(files: list[str], package: Path, settings: GradingSettings, always_run: list[str],
-                   collect_only: bool = False) -> list[str]:
+                   collect_only: bool = False, budgets: Path | None = None) -> list[str]:
     command = [sys.executable, "-m", "pytest", *files, "-c", "pytest.ini", "--rootdir", ".",
                "-p", "pytest_timeout", "-p", "_hypothesis_pytestplugin", "-p", "grading.engine.pytest_plugin",
                # `--opt=value`: a separate path argument would look like a test path to pytest's early
@@ -110,15 +122,19 @@ def pytest_command(files: list[str], package: Path, settings: GradingSettings, a
                f"--submission={package}", f"--kata-journal=fd:{CHANNEL_FD}", "-q", "--no-header", "-rN"]
     if collect_only:
         return command + ["--collect-only"]
-    budget = max(settings.run_timeout - 3 * settings.test_timeout, settings.test_timeout)
-    command += [f"--timeout={settings.test_timeout}", "--timeout-method=signal",
-                f"--kata-stop-after-timeouts={settings.stop_after_timeouts}", f"--kata-budget={budget}"]
+    # The run stops starting tests with a few tests' budgets to spare, so the canaries still run.
+    run_budget = max(settings.run_cpu_seconds - 3 * settings.test_cpu_seconds, settings.test_cpu_seconds)
+    command += [f"--timeout={settings.test_cpu_seconds:g}", "--timeout-method=signal",
+                f"--kata-factors={settings.wait_factor:g},{settings.overload_factor:g}",
+                f"--kata-stop-after-timeouts={settings.stop_after_timeouts}", f"--kata-run-cpu={run_budget:g}"]
+    if budgets is not None:
+        command.append(f"--kata-budgets={budgets}")
     command += [f"--kata-always-run={nodeid}" for nodeid in always_run]
     return command
 
 
-# A worker call may last the test's own time limit and a little more: pytest-timeout, which reports
-# the test as out of time, fires first; the call's deadline only stops a hang outside a test's phases.
+# A worker call's own deadline is only a net for a hang outside a test's phases (where no budget is
+# checked): past every budget's wall-clock net, and a little more.
 CALL_GRACE_SECONDS = 5
 
 
@@ -165,7 +181,8 @@ def judged_options(scratch: Path, settings: GradingSettings, cpu: int | None = N
     # mount of the folder itself would keep showing the deleted one.
     scratch.mkdir(parents=True, exist_ok=True)
     worker = {"memory": settings.memory_limit_mib * sandbox.MIB, "file": settings.output_limit_mib * sandbox.MIB,
-              "processes": settings.max_processes, "call_seconds": settings.test_timeout + CALL_GRACE_SECONDS,
+              "processes": settings.max_processes,
+              "call_seconds": settings.test_cpu_seconds * settings.overload_factor + CALL_GRACE_SECONDS,
               "writable": [str(scratch)], "cpu": cpu}
     return [f"--kata-judged={json.dumps(worker)}", f"--basetemp={scratch / 'pytest'}"]
 
@@ -178,8 +195,10 @@ def subprocess_env(workspace: Workspace) -> dict[str, str]:
     return sandbox.clean_environment(workspace.home, extra)
 
 
-def limits(settings: GradingSettings, wall_seconds: float) -> sandbox.Limits:
-    return sandbox.Limits(wall_seconds=wall_seconds, memory_bytes=settings.memory_limit_mib * sandbox.MIB,
+def limits(settings: GradingSettings, cpu_seconds: float) -> sandbox.Limits:
+    """A sandboxed process's limits, its time a budget of `cpu_seconds` with the manifest's nets."""
+    allowance = Allowance(cpu_seconds, settings.wait_factor, settings.overload_factor)
+    return sandbox.Limits(time=allowance, memory_bytes=settings.memory_limit_mib * sandbox.MIB,
                           file_bytes=settings.output_limit_mib * sandbox.MIB, max_processes=settings.max_processes)
 
 
@@ -196,13 +215,15 @@ def secrecy_groups(files: list[str], judged: bool = False) -> list[list[str]]:
 
 
 def _sandboxed_pytest(workspace: Workspace, folder: Path, files: list[str], package: Path, settings: GradingSettings,
-                      always_run: list[str], collect_only: bool = False,
-                      judged: bool = False) -> tuple["Journal", sandbox.Outcome]:
+                      always_run: list[str], collect_only: bool = False, judged: bool = False,
+                      budgets: dict[str, float] | None = None) -> tuple["Journal", sandbox.Outcome]:
     """One pytest process in a sandbox that sees `files` (plus the harness) and `package` only; or,
     judged, a pytest process that imports no submission code and runs `package` in its own
     sandboxed worker, which sees the package and the tests' temporary folder only."""
-    command = pytest_command(files, package, settings, always_run, collect_only)
-    view = sandbox.View(tuple(workspace.test_view(files)) + (package,), workspace.root)
+    budgets_file = _budgets_file(folder, files, budgets) if budgets else None
+    command = pytest_command(files, package, settings, always_run, collect_only, budgets_file)
+    shown = (budgets_file,) if budgets_file is not None else ()
+    view = sandbox.View(tuple(workspace.test_view(files)) + (package,) + shown, workspace.root)
     env = subprocess_env(workspace)
     cpu = CPU_SLOTS.take() if judged else None
     if judged:
@@ -210,13 +231,22 @@ def _sandboxed_pytest(workspace: Workspace, folder: Path, files: list[str], pack
         if not sandbox.isolation().sandboxed:
             env[sandbox.FORCE_NONE_VARIABLE] = "none"  # the worker runs as this grade's other processes do
     try:
-        outcome = sandbox.run(command, view=view, env=env, limits=limits(settings, settings.run_timeout),
+        outcome = sandbox.run(command, view=view, env=env, limits=limits(settings, settings.run_cpu_seconds),
                               output_path=folder / "output.txt", confine=not judged)
     finally:
         if cpu is not None:
             CPU_SLOTS.give_back(cpu)
     (folder / "journal.jsonl").write_bytes(outcome.channel)  # a copy for people to read; never read back
     return parse_journal(outcome), outcome
+
+
+def _budgets_file(folder: Path, files: list[str], budgets: dict[str, float]) -> Path:
+    """The CPU budgets of the tests in `files` only (a visible run must not learn hidden test names)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "cpu_budgets.json"
+    mine = {nodeid: seconds for nodeid, seconds in budgets.items() if nodeid.split("::", 1)[0] in files}
+    path.write_text(json.dumps({"budgets": mine}), encoding="utf-8")
+    return path
 
 
 def collect_inventory(workspace: Workspace, package: Path, files: list[str],
@@ -241,7 +271,7 @@ def collect_inventory(workspace: Workspace, package: Path, files: list[str],
 
 
 def execute(plan: RunPlan, workspace: Workspace, canary: Canary, settings: GradingSettings,
-            judged: bool = False) -> RunResult:
+            judged: bool = False, budgets: dict[str, float] | None = None) -> RunResult:
     """Run one plan (one pytest process per secrecy group, direct or judged) and return a result for
     every entry it owns. A problem in any of its processes (a crash, tampering) discards the whole plan."""
     if plan.blocked:
@@ -252,11 +282,14 @@ def execute(plan: RunPlan, workspace: Workspace, canary: Canary, settings: Gradi
     for index, group in enumerate(secrecy_groups(plan.files, judged)):
         folder = workspace.run_folder(f"{plan.run_id}-{index}")
         journal, outcome = _sandboxed_pytest(workspace, folder, group + [canary.path], plan.package, settings,
-                                             always_run, judged=judged)
+                                             always_run, judged=judged, budgets=budgets)
         owned = [entry for entry in plan.entries if entry.path in group]
         part = read_journal(replace(plan, entries=tuple(owned)), journal, canary, outcome, workspace.root)
         results.update((r.entry.nodeid, r) for r in part.results)
-        if part.problem and not is_tampering(part.problem) and group[0].startswith("hidden_tests/") and not judged:
+        if outcome.overloaded or any(is_overloaded(r.message) for r in part.results):
+            part.problem = OVERLOADED  # before tampering: a starved canary is a slow one, not a forged one
+        if part.problem and not is_tampering(part.problem) and not is_overloaded_run(part.problem) \
+                and group[0].startswith("hidden_tests/") and not judged:
             part.problem = HIDDEN_PROCESS_FAILED  # how it ended (an exit code, say) could carry data out
         problem = problem or part.problem
         duration += outcome.duration
@@ -288,6 +321,7 @@ class _Observed:
     phases: dict = field(default_factory=dict)  # when -> event
     started: bool = False
     finished: bool = False
+    cpu: float | None = None
 
 
 def _out_of_order(kind: str, event: dict, seen: _Observed | None, running: str | None, nodeid: str,
@@ -327,7 +361,7 @@ def read_journal(plan: RunPlan, journal: Journal, canary: Canary, outcome: sandb
         elif kind == "phase":
             seen.phases.setdefault(event.get("when"), event)
         elif kind == "finish":
-            seen.finished, running = True, None
+            seen.finished, running, seen.cpu = True, None, event.get("cpu")
         elif kind == "end":
             session_ended = True
 
@@ -341,7 +375,7 @@ def read_journal(plan: RunPlan, journal: Journal, canary: Canary, outcome: sandb
         elif seen is None or not seen.started:
             results.append(TestResult(entry, "not-run", _why_not_collected(entry, collection_errors)))
         else:
-            results.append(_result_from_phases(entry, seen, plan, work_root))
+            results.append(replace(_result_from_phases(entry, seen, plan, work_root), cpu=seen.cpu))
     return RunResult(plan, results, problem=problem)
 
 

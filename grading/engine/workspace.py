@@ -25,6 +25,7 @@ from pathlib import Path
 
 from grading.authoring.curriculum import Curriculum, Module
 from grading.authoring.stubgen import module_label, stub_source
+from grading.engine.calibration import COSTS_FILE
 
 PYTEST_INI = """\
 # Written by `kata grade`: the only pytest configuration a graded run sees.
@@ -64,6 +65,9 @@ class Workspace:
             copy_tree(tests_root / folder, self.root / folder, keep)
         if hidden is not None:
             copy_python_tree(hidden, self.root / "hidden_tests")
+        for source, folder in ((tests_root / "spec", "spec"), (hidden, "hidden_tests")):
+            if source is not None and (source / COSTS_FILE).is_file():
+                shutil.copy2(source / COSTS_FILE, self.root / folder / COSTS_FILE)
 
     def test_view(self, files: list[str]) -> list[Path]:
         """What a pytest process running `files` may see of the work directory: the harness
@@ -221,4 +225,7 @@ def tests_fingerprint(tests_root: Path, manifest: Path, hidden: Path | None) -> 
     for folder, keep in PUBLIC_TREES:
         digest.update(fingerprint(tests_root / folder, keep).encode())
     digest.update(fingerprint(hidden).encode() if hidden is not None else b"-")
+    # The calibrated costs decide each test's CPU budget (grading/engine/calibration.py).
+    for costs in (tests_root / "spec" / COSTS_FILE, hidden / COSTS_FILE if hidden is not None else None):
+        digest.update(costs.read_bytes() if costs is not None and costs.is_file() else b"-")
     return digest.hexdigest()

@@ -31,7 +31,7 @@ import sys
 import types
 import weakref
 
-from grading.judged import apimap, remote, wire
+from grading.judged import apimap, remote, replay, wire
 from grading.judged.wire import Callback, Handle
 from grading.judged.worker import error_name
 
@@ -69,6 +69,7 @@ class Runtime:
         self._depth = 0  # requests in progress (callbacks nest them)
         self._failed_checks: list[AssertionError] = []
         self.lost: BaseException | None = None  # how the worker was lost during the current test
+        self.recorder: replay.Recording | None = None  # sees every request while one evaluation is recorded
         self._reset()
 
     def _reset(self) -> None:
@@ -109,6 +110,8 @@ class Runtime:
         finally:
             self._depth -= 1
         self._raise_failed_check(None)
+        if self.recorder is not None and self._depth == 0:
+            self.recorder.saw(message, answer)
         value = self.incoming(answer)
         for number, data in self.worker.snapshots.items():
             proxy = self._proxies.get(number)
@@ -127,6 +130,8 @@ class Runtime:
         return name == base or any(self._derives_from(parent, base) for parent in self.api.classes[name].bases)
 
     def _on_callback(self, message: dict) -> dict:
+        if self.recorder is not None:
+            self.recorder.saw_callback()
         target = self._callbacks.get(message["callback"]) if isinstance(message["callback"], int) else None
         if target is None:
             return {"error": ["RuntimeError", f"no test callback {message['callback']!r}"]}
@@ -226,6 +231,14 @@ class Runtime:
             # A test's generator (a corpus, say) crosses as the list of what it yields.
             return [self.outgoing(v, depth + 1) for v in value]
         return self._export(value)
+
+    def live_handles(self) -> frozenset[int]:
+        """The handles of the worker's objects that the harness holds a proxy of now."""
+        return frozenset(number for number, ref in list(self._proxies.items()) if ref() is not None)
+
+    @staticmethod
+    def is_remote(value) -> bool:
+        return isinstance(value, RemoteObject)
 
     def handle_of(self, proxy: "RemoteObject") -> Handle:
         generation, number = object.__getattribute__(proxy, "_kata_ref")
@@ -629,6 +642,12 @@ def reference_to(target, name: str):
     the same proxy exactly when they are the same object in the submission's process."""
     run = runtime()
     return run.request({"op": "getattr", "target": run.outgoing(target), "name": name, "by_reference": True})
+
+
+def evaluate_all(build, inputs: list) -> list:
+    """`build(x).data` for each x in `inputs`, the evaluations after the first in one round trip
+    (grading/judged/replay.py): spec.support's finite differences in a judged run."""
+    return replay.evaluate_all(runtime(), build, inputs)
 
 
 def run_fresh_python(code: str, timeout: float = 60) -> subprocess.CompletedProcess:

@@ -26,6 +26,7 @@ from grading import import_path_env
 from grading.judged import wire
 from grading.judged.worker import FRAMES_PER_ERROR, builtin_error
 from grading.sandbox import confine as sandbox
+from grading.sandbox import cputime
 
 OUTPUT_TAIL_BYTES = 2000  # of the worker's stdout and stderr, quoted when it crashes
 WATCH_SECONDS = 0.25  # how often the worker's process count is checked
@@ -107,6 +108,12 @@ class Worker:
     @property
     def running(self) -> bool:
         return self._process is not None
+
+    def usage(self) -> cputime.Usage:
+        """CPU and waiting time of the running worker's processes, read from /proc (a worker that
+        ended counts in this process's own children's time once it was waited for)."""
+        process = self._process
+        return cputime.tree_usage(process.pid) if process is not None else cputime.Usage()
 
     # ------------------------------------------------------------------ requests
     def request(self, message: dict, on_callback: Callable[[dict], dict] | None = None):

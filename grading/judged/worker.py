@@ -13,6 +13,9 @@ API class, a class a test defined, ...). A request is a dict with an "op":
     op       {name, args}                    one of OPERATIONS (operators, len, iter, repr, ...) with
                                              Python's own semantics, reflected operands included
     define   {tag, name, bases, members}     a class a test defined, whose methods call back
+    replay   {steps, made, input, inputs}    the recorded requests `steps` again for each of `inputs`, the
+                                             input at `input` ([step, path]) swapped in: each result's
+                                             `.data` (grading/judged/replay.py)
     fresh    {code, timeout}                 run code in a new interpreter; its exit code and output
     hello    {api, snapshot}                 the API's class names, for labelling handles, and those whose
                                              `.data` array travels with their handles (see _snapshots)
@@ -56,6 +59,7 @@ BUILTIN_ERRORS = ("NotImplementedError", "TypeError", "ValueError", "IndexError"
                   "RecursionError", "AssertionError", "StopIteration", "MemoryError", "FileNotFoundError",
                   "OSError", "RuntimeError")
 FRAMES_PER_ERROR = 20
+REPLAYABLE_OPS = ("call", "invoke", "op", "getattr")  # requests a replay may repeat: they only compute
 SNAPSHOT_BYTES = 1 << 16  # larger arrays are read when asked for
 SNAPSHOTS_PER_ANSWER = 8
 FRESH_OUTPUT_LIMIT = 100_000  # characters of a fresh interpreter's stdout and stderr sent back
@@ -126,6 +130,15 @@ class Objects:
             value = self._by_id.pop(number, None)
             if value is not None:
                 self._ids.pop(id(value), None)
+
+    @property
+    def next_id(self) -> int:
+        """The handle the next new object will get (handles only grow)."""
+        return self._next
+
+    def release_since(self, first: int) -> None:
+        """Forget every object handed out from handle `first` on."""
+        self.release([number for number in self._by_id if number >= first])
 
     def outgoing(self, value):
         """A result as it crosses: by value where the wire allows, else (element-wise) by reference."""
@@ -302,6 +315,8 @@ class Session:
             return _fresh_interpreter(request["code"], float(request["timeout"]))
         if op == "define":
             return self._define(request)
+        if op == "replay":
+            return self._replay(request)
         target = self.objects.resolve(request["target"])
         if op == "getattr":
             return getattr(target, request["name"])
@@ -315,7 +330,30 @@ class Session:
         if op in ("call", "invoke"):
             return target(*self._in(list(request.get("args", []))), **self._in(dict(request.get("kwargs", {}))))
         raise ValueError(f"unknown op {op!r}; known: import, getattr, setattr, delattr, call, invoke, op, define, "
-                         "fresh, hello, release")
+                         "replay, fresh, hello, release")
+
+    def _replay(self, request: dict) -> list:
+        """The requests of one recorded evaluation again, once per input (grading/judged/replay.py): the
+        recorded input swapped for each new one, and every object an earlier step made for the recording
+        swapped for the one it made this time. Answers each evaluation's result's `.data`."""
+        steps, made, (at_step, path) = request["steps"], request["made"], request["input"]
+        if not (len(steps) == len(made) > 0 and all(isinstance(s, dict) and s.get("op") in REPLAYABLE_OPS
+                                                   for s in steps)):
+            raise ValueError("a replay needs one recorded answer per step, and steps that only compute")
+        results = []
+        for value in request["inputs"]:
+            first_new = self.objects.next_id
+            this_time: dict[int, Handle] = {}
+            try:
+                for index, (step, recorded) in enumerate(zip(steps, made)):
+                    message = _swapped(step, this_time)
+                    if index == at_step:
+                        message = _placed(message, path, value)
+                    this_time[int(recorded)] = self.objects.handle(self._perform(message))
+                results.append(self.objects.resolve(this_time[int(made[-1])]).data)
+            finally:
+                self.objects.release_since(first_new)  # this evaluation's objects: nobody holds them
+        return results
 
     def _define(self, request: dict) -> type:
         """A class a test defined, here with the same bases; its methods call back into the harness."""
@@ -336,6 +374,33 @@ class Session:
         if kind == "property":
             return property(*callbacks)
         raise ValueError(f"unknown member kind {kind!r}")
+
+
+def _swapped(value, handles: dict[int, Handle]):
+    """`value` with every Handle named in `handles` (by number) replaced by the one it maps to."""
+    if isinstance(value, Handle):
+        return handles.get(value.id, value)
+    if isinstance(value, list):
+        return [_swapped(item, handles) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_swapped(item, handles) for item in value)
+    if isinstance(value, dict):
+        return {key: _swapped(item, handles) for key, item in value.items()}
+    return value
+
+
+def _placed(container, path: list, value):
+    """A copy of `container` (nested dicts, lists and tuples) with `value` at `path` (keys and indices)."""
+    if not path:
+        return value
+    key, rest = path[0], path[1:]
+    if isinstance(container, dict) and key in container:
+        return {**container, key: _placed(container[key], rest, value)}
+    if isinstance(container, (list, tuple)) and type(key) is int and 0 <= key < len(container):
+        items = list(container)
+        items[key] = _placed(items[key], rest, value)
+        return items if isinstance(container, list) else tuple(items)
+    raise ValueError(f"a replay's input path {path!r} does not lead into the recorded request")
 
 
 def _package_frames(error: BaseException) -> list[list]:

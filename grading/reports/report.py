@@ -26,7 +26,7 @@ from grading.authoring.course import full_course
 from grading.authoring.curriculum import SUITE_IDS
 from grading.engine import scoring
 from grading.engine.grader import BUILTIN_EXCEPTIONS, Grading
-from grading.engine.runner import RunResult, TestResult, is_tampering
+from grading.engine.runner import RunResult, TestResult, is_overloaded_run, is_tampering
 from grading.engine.workspace import python_files
 
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "report.schema.json"
@@ -130,6 +130,7 @@ def _runner(runner_id: str, name: str, title: str, weight: float, run: RunResult
         "score": sum(t["score"] for t in tests),
         "max_score": weight if tests else 0,
         "suites": _suites(run.results),
+        "overloaded": is_overloaded_run(run.problem),
         "tests": tests,
     }
 
@@ -181,6 +182,7 @@ def _test(result: TestResult, maximum: float, runner_id: str, number: int | None
         "mode": run.plan.mode,
         "outcome": result.outcome,
         "timed_out": result.timed_out,
+        "cpu_seconds": None if hidden or result.cpu is None else round(result.cpu, 3),
     }
 
 
@@ -190,7 +192,7 @@ VISIBLE_MESSAGE_LIMIT = 2000  # characters of a visible test's message kept in t
 # hidden check cannot carry text out of the sandbox (a test's name, its inputs, a file the code read).
 HIDDEN_VOCABULARY = ("passed", "wrong values", "raised <builtin exception class>",
                      "not implemented: <function named in the stub message>", "ran out of time", "crashed",
-                     "tampering detected", "not run")
+                     "tampering detected", "not run", "not graded")
 
 def _exception_name(message: str) -> str:
     """The exception type a failure message starts with ("assert ..." is pytest's AssertionError)."""
@@ -213,7 +215,7 @@ def _message(result: TestResult, hidden: bool, run: RunResult, defined: frozense
 
 def _explain_visible(result: TestResult) -> str:
     if result.timed_out:
-        return f"ran out of time ({result.message})"
+        return f"ran out of time: {result.message.removeprefix('Failed: Timeout').lstrip(':').strip()}"
     if "[Errno 27] File too large" in result.message:  # the sandbox's file-size limit (RLIMIT_FSIZE)
         return "the code wrote more output than the grader allows (print less)"
     if result.message.startswith("NotImplementedError"):
@@ -227,6 +229,8 @@ def _hidden_message(result: TestResult, run: RunResult, defined: frozenset[str])
     if result.timed_out:
         return "ran out of time"
     if run.problem and result.message == run.problem:
+        if is_overloaded_run(run.problem):
+            return "not graded"
         return "tampering detected" if is_tampering(run.problem) else "crashed"
     if result.outcome == "not-run":
         return "not run"

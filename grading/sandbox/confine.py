@@ -19,8 +19,10 @@ limits below only, and the report says `isolation: none`.
 Limits in both cases: address space (the paper's 4 GiB laptop), file size (for files in its scratch),
 output (stdout and stderr go to a pipe the grader reads; past the limit the sandbox is killed), no
 core dumps, a process count (the grader watches the sandbox's process tree and kills it past the
-limit), and a wall clock after which the whole sandbox is killed. They are applied by
-re-executing through `python grading/sandbox/launcher.py ...` (resource.setrlimit, then os.execv).
+limit), and time: the CPU time of the whole tree, read from /proc, with the nets of
+grading/sandbox/budget.py (own time asleep or blocked; a wall-clock net past which the machine, not
+the command, is to blame). Memory, files and core dumps are applied by re-executing through
+`python grading/sandbox/launcher.py ...` (resource.setrlimit, then os.execv).
 
 Results come back over a pipe (the *channel*): the sandboxed command writes to file descriptor 3,
 the grader reads it while the command runs and keeps the bytes in memory. Nothing the sandbox does
@@ -29,6 +31,7 @@ later can rewrite them, and no file it could reach decides a grade.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import re
 import shutil
@@ -40,6 +43,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from grading.sandbox import cputime
+from grading.sandbox.budget import CPU, OWN_TIME, WALL, Allowance, Stopwatch
 from grading.sandbox.launcher import NO_CHANNEL
 
 MIB = 1024 * 1024
@@ -51,6 +56,7 @@ SHM_BYTES = 16 * MIB
 MIN_BWRAP_VERSION = (0, 8)  # --disable-userns and --size arrived in bubblewrap 0.8.0
 UNPRIVILEGED_ID = "65534"  # "nobody": the user and group the sandboxed command runs as
 WATCH_SECONDS = 0.05  # how often the process count is checked
+TIME_CHECK_TICKS = 5  # the time limits every fifth time (reading the tree's usage costs more than counting it)
 LAUNCHER = Path(__file__).resolve().with_name("launcher.py")
 # The grader's own package (the pytest plugin, the import probe, the judged worker), mounted read-only.
 HARNESS = Path(__file__).resolve().parents[1]
@@ -59,7 +65,7 @@ FORCE_NONE_VARIABLE = "KATA_SANDBOX"  # KATA_SANDBOX=none grades without bubblew
 
 @dataclass(frozen=True)
 class Limits:
-    wall_seconds: float
+    time: Allowance | None  # CPU budget and its nets (grading/sandbox/budget.py); None: the caller times it
     memory_bytes: int
     file_bytes: int
     max_processes: int = 64
@@ -96,14 +102,16 @@ class Isolation:
 class Outcome:
     """How a limited command ended, and what it sent on the channel."""
 
-    returncode: int | None  # None when it was killed for running too long or starting too many processes
-    timed_out: bool
+    returncode: int | None  # None when it was killed at a limit (time, processes, output)
+    timed_out: bool  # killed for using its CPU budget, or its own time (asleep or blocked)
     duration: float
     output_tail: str
     output_capped: bool = False  # its output reached the file-size limit
     channel: bytes = b""
     channel_overflow: bool = False  # it sent more than CHANNEL_LIMIT bytes
     too_many_processes: bool = False
+    overloaded: bool = False  # killed at the wall-clock net with its budgets unspent: the machine was too busy
+    usage: cputime.Usage = cputime.Usage()  # what its processes used, as last read
 
     @property
     def killed_by(self) -> str | None:
@@ -119,8 +127,11 @@ class Outcome:
         """One phrase for a report: why the process stopped, when that was abnormal."""
         if self.too_many_processes:
             return "was stopped for starting more processes than the grader allows"
+        if self.overloaded:
+            return (f"was stopped because the grading machine was too busy (after {self.duration:.0f} s it had had "
+                    f"only {self.usage.cpu:.1f} s of CPU time)")
         if self.timed_out:
-            return f"was stopped after running longer than its time limit ({self.duration:.0f} s)"
+            return f"was stopped after using its time limit ({self.usage.cpu:.1f} s of CPU time, {self.duration:.0f} s in all)"
         name = self.killed_by
         if name == "SIGXFSZ" or self.output_capped:
             return "was stopped for writing more output than the grader allows"
@@ -277,16 +288,16 @@ def run(command: list[str], *, view: View, env: dict[str, str], limits: Limits, 
     finally:
         os.close(channel_write)
         os.close(output_write)
-    returncode, ending = _watch(process, limits, output)
+    returncode, ending, usage = _watch(process, limits, output)
     # With bubblewrap every writer is gone once the sandbox is; without it, a process the command
     # left behind may hold a pipe open, so the wait is bounded.
     channel.finish(timeout=5)
     output.finish(timeout=5)
     printed = output.data()
     output_path.write_bytes(printed)
-    return Outcome(returncode, ending == "timed out", time.monotonic() - started,
+    return Outcome(returncode, ending in (CPU, OWN_TIME), time.monotonic() - started,
                    printed[-OUTPUT_TAIL_BYTES:].decode("utf-8", errors="replace"), output.overflow,
-                   channel.data(), channel.overflow, ending == "too many processes")
+                   channel.data(), channel.overflow, ending == "too many processes", ending == WALL, usage)
 
 
 def spawn(command: list[str], *, view: View, env: dict[str, str], limits: Limits, pass_fds: tuple[int, ...],
@@ -305,44 +316,37 @@ def spawn(command: list[str], *, view: View, env: dict[str, str], limits: Limits
                             stderr=subprocess.STDOUT, start_new_session=True, pass_fds=pass_fds)
 
 
-def _watch(process: subprocess.Popen, limits: Limits, output: "PipeReader") -> tuple[int | None, str]:
-    """Wait for the process; kill its whole group (and so its sandbox) at the wall-clock, output or
-    process-count limit, and after a normal exit too (children may be left behind).
-    Returns (exit code, or None when killed at a limit; "" or the limit that ended it)."""
-    deadline = time.monotonic() + limits.wall_seconds
+def _watch(process: subprocess.Popen, limits: Limits,
+           output: "PipeReader") -> tuple[int | None, str, cputime.Usage]:
+    """Wait for the process; kill its whole group (and so its sandbox) at a time limit, the output
+    limit or the process count, and after a normal exit too (children may be left behind).
+    Returns (exit code, or None when killed at a limit; "" or the limit that ended it; its usage
+    as last read: the CPU time of the whole tree, read from outside)."""
+    stopwatch = Stopwatch(limits.time, lambda: cputime.tree_usage(process.pid)) if limits.time else None
     try:
-        while True:
+        for tick in itertools.count(1):
             try:
-                return process.wait(timeout=WATCH_SECONDS), ""
+                return process.wait(timeout=WATCH_SECONDS), "", _last(stopwatch)
             except subprocess.TimeoutExpired:
                 pass
-            if time.monotonic() > deadline:
-                return None, "timed out"
+            if stopwatch is not None and tick % TIME_CHECK_TICKS == 0 and (crossed := stopwatch.over()):
+                return None, crossed, stopwatch.spent
             if output.overflow:
-                return None, "too much output"
+                return None, "too much output", _last(stopwatch)
             if count_processes(process.pid) > limits.max_processes:
-                return None, "too many processes"
+                return None, "too many processes", _last(stopwatch)
     finally:
         kill_group(process)
+
+
+def _last(stopwatch: Stopwatch | None) -> cputime.Usage:
+    return stopwatch.spent if stopwatch is not None else cputime.Usage()
 
 
 def count_processes(root: int) -> int:
     """Processes in the tree below `root`, `root` included (0 once it is gone). Orphans stay in
     the tree inside a sandbox: its PID namespace re-parents them to the sandbox's own init."""
-    seen, pending = 0, [root]
-    while pending:
-        pid = pending.pop()
-        seen += 1
-        try:
-            tasks = os.listdir(f"/proc/{pid}/task")
-        except OSError:
-            continue
-        for task in tasks:
-            try:
-                pending.extend(int(child) for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split())
-            except OSError:
-                continue
-    return seen if Path(f"/proc/{root}").exists() else 0
+    return len(cputime.tree(root)) if Path(f"/proc/{root}").exists() else 0
 
 
 def kill_group(process: subprocess.Popen) -> None:

@@ -99,9 +99,9 @@ def run_modules(curriculum: Curriculum, root: Path, submission: Path, numbers: l
 
 
 def _time_limit(curriculum: Curriculum) -> list[str]:
-    """The grader's per-test limit (pytest-timeout, a pinned dependency), so an endless loop fails
-    one test instead of hanging the loop."""
-    return [f"--timeout={curriculum.grading.test_timeout:g}"]
+    """The grader's per-test budget as a plain wall-clock limit (pytest-timeout, a pinned dependency), so
+    an endless loop fails one test instead of hanging the loop. Advisory: the grade counts CPU time."""
+    return [f"--timeout={curriculum.grading.test_cpu_seconds:g}"]
 
 
 # ---------------------------------------------------------------------------- folding

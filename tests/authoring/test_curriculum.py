@@ -108,7 +108,7 @@ def test_missing_field_and_wrong_type_are_named():
 
 
 @pytest.mark.parametrize("table, message", [
-    ("test_timeout = 0", "must be a positive number"),
+    ("test_cpu_seconds = 0", "must be a positive number"),
     ("score_quantum = 10", "must be a power of two"),
     ("wall_clock = 5", "unknown [grading] setting"),
 ])

@@ -187,6 +187,38 @@ def test_patch_outside_sanctioned_hook_is_a_violation(tmp_path):
     assert all(v[0].endswith("spatial.py") for v in violations), "the sanctioned enable_autograd hook must not be flagged"
 
 
+def test_a_test_file_that_makes_submission_objects_when_imported_is_a_violation(tmp_path):
+    source = textwrap.dedent("""\
+        import pytest
+        import tinytorch.core.tensor as tt
+        from tinytorch.core.tensor import Tensor
+        pytestmark = pytest.mark.module(1)
+        ONE = Tensor([1.0])
+
+
+        @pytest.mark.parametrize("x", [Tensor([2.0]), lambda: Tensor([3.0]), Tensor])
+        def test_a(x, y=tt.Tensor([4.0])):
+            made_when_run = Tensor([5.0])
+
+
+        class TestB:
+            TWO = Tensor([6.0])
+        """)
+    assert found(build(tmp_path, {"spec/test_01_tensor.py": source}), ("tests",)) == [
+        ("spec/test_01_tensor.py", 5, "test-object-at-import"),  # module level
+        ("spec/test_01_tensor.py", 8, "test-object-at-import"),  # a parametrize list (the lambda and class are fine)
+        ("spec/test_01_tensor.py", 9, "test-object-at-import"),  # a default argument
+        ("spec/test_01_tensor.py", 14, "test-object-at-import"),  # a class body
+    ]
+
+
+def test_objects_made_inside_tests_and_fixtures_are_fine(tmp_path):
+    source = ("import pytest\nfrom tinytorch.core.tensor import Tensor\npytestmark = pytest.mark.module(1)\n\n\n"
+              "@pytest.fixture\ndef one():\n    return Tensor([1.0])\n\n\n"
+              "@pytest.mark.parametrize('make', [lambda: Tensor([2.0])])\ndef test_a(make, one):\n    make()\n")
+    assert found(build(tmp_path, {"spec/test_01_tensor.py": source}), ("tests",)) == []
+
+
 @pytest.mark.parametrize("docstring,rule", [
     ('"""Do the thing."""', "docstring-args"),
     ('"""Do.\n\n    Args:\n        x (Tensor): input.\n\n    Example:\n        >>> conv(1)\n    """', "docstring-returns"),

@@ -10,7 +10,7 @@ import pytest
 
 from grading import REPO_ROOT
 from grading.authoring.curriculum import ManifestError, load, parse
-from grading.engine.policy import PolicyViolation, scan
+from grading.engine.policy import Policy, PolicyViolation, scan
 
 CURRICULUM = load()
 TENSOR = "tinytorch/core/tensor.py"
@@ -646,7 +646,7 @@ def test_manifest_defines_every_policy_key():
     policy = CURRICULUM.policy
     for key in ("forbidden_imports", "dynamic_code", "builtins_tamper", "no_assign", "process_control",
                 "introspection", "forbidden_strings", "compiled_suffixes", "max_file_bytes", "max_files",
-                "max_total_bytes", "scan_seconds_per_file", "import_reasons", "module_aliases"):
+                "max_total_bytes", "scan_steps_per_file", "import_reasons", "module_aliases"):
         assert policy.get(key), key
     assert set(policy["forbidden_imports"]) <= set(policy["import_reasons"])
     # forbidden_strings is plain text now (see the manifest): nothing in it may read as a regular expression
@@ -668,12 +668,18 @@ def test_bad_forbidden_string_in_manifest_is_a_manifest_error(tmp_path, entry):
         scan(tmp_path, parse(manifest))
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "'5'", "true"])
-def test_scan_budget_must_be_a_positive_number(tmp_path, value):
-    manifest = manifest_with("scan_seconds_per_file = 5", f"scan_seconds_per_file = {value}")
+@pytest.mark.parametrize("value", ["0", "-1", "'5'", "true", "2.5"])
+def test_scan_budget_must_be_a_positive_integer(tmp_path, value):
+    manifest = manifest_with("scan_steps_per_file = 2000000", f"scan_steps_per_file = {value}")
     write(tmp_path, {TENSOR: ""})
-    with pytest.raises(ManifestError, match="scan_seconds_per_file"):
+    with pytest.raises(ManifestError, match="scan_steps_per_file must be a positive integer"):
         scan(tmp_path, parse(manifest))
+
+
+def test_scan_budget_defaults_to_two_million_steps():
+    manifest = manifest_with("scan_steps_per_file = 2000000\n", "")
+    assert "scan_steps_per_file" not in parse(manifest).policy
+    assert Policy.from_table(parse(manifest).policy, "tinytorch").scan_steps_per_file == 2_000_000
 
 
 def test_name_patterns_take_star_as_their_only_wildcard(tmp_path):

@@ -84,7 +84,6 @@ def test_a_hang_fails_that_test_as_out_of_time_and_the_rest_are_skipped_fast(tmp
     m07 = runner(judged(submission(tmp_path, tinytorch__core__optimizers_py=text)), "m07")
     assert m07["status"] == "fail" and m07["tests"][0]["timed_out"]
     assert all("ran out of time" in t["message"] for t in m07["tests"] if t["timed_out"] and t["suite"] == "visible")
-    assert m07["duration"] < 45, "a hanging submission costs seconds, not the wall-clock limit"
 
 
 def test_a_worker_that_exits_fails_only_the_tests_that_made_it_exit(tmp_path, reference_report, without_policy_scan):

@@ -191,7 +191,7 @@ def test_a_peer_that_never_answers_times_out_on_time(pipe):
     started = time.monotonic()
     with pytest.raises(WireTimeout, match=r"no complete frame before the deadline \(0 of 4 bytes\)"):
         wire.read_frame(read_end, started + 0.3)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() >= started + 0.3, "not before its deadline"
 
 
 def test_a_peer_that_stops_mid_frame_times_out(pipe):

@@ -17,7 +17,7 @@ from grading.engine.grader import GradeOptions, grade
 from grading.reports import report as report_module
 
 COURSE = curriculum_module.load()
-FAST = replace(COURSE.grading, test_timeout=2, run_timeout=60, import_timeout=6, stop_after_timeouts=2,
+FAST = replace(COURSE.grading, test_cpu_seconds=2, run_cpu_seconds=60, import_cpu_seconds=6, stop_after_timeouts=2,
                memory_limit_mib=3072)
 
 

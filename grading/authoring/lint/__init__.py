@@ -1,7 +1,7 @@
 """`kata lint`: the forward-dependency and prerequisite-ordering audit.
 
-Checks (select with --select): imports, concepts, patches, docstrings, manifest, and layering (the
-grader's own packages). Every rule reads its facts from the curriculum manifest of the tree being linted.
+Checks (select with --select): imports, concepts, patches, docstrings, manifest, layering (the
+grader's own packages) and tests (what a test file may do when it is imported). Every rule reads its facts from the curriculum manifest of the tree being linted.
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grading.authoring import curriculum as curriculum_module
-from grading.authoring.lint import concepts, docstrings, imports, layering, manifest_checks, patches
+from grading.authoring.lint import concepts, docstrings, imports, layering, manifest_checks, patches, test_objects
 from grading.authoring.lint.model import CHECKS, Pragma, SourceFile, Violation
 from grading.authoring.lint.sources import discover
 
@@ -48,6 +48,8 @@ def run(root: Path, select: tuple[str, ...] = CHECKS, only: list[Path] | None = 
         found += docstrings.check(result.files, root)
     if "manifest" in select:
         found += manifest_checks.check(result.files, root, course)
+    if "tests" in select:
+        found += test_objects.check(result.files, course)
     if "layering" in select:
         result.grader_files = layering.grader_files(root)
         found += layering.check(result.grader_files, root, course)

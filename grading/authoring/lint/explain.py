@@ -40,4 +40,9 @@ EXPLANATIONS: dict[str, str] = {
     "its place in the layering is stated, and no module sits at the top of grading/ beside __init__.py (where "
     "the tree is) and __main__.py (`python -m grading`). Fix: add it to the table with the packages it may "
     "import, or move its files into the package they belong to.",
+    "test-object-at-import": "In judged mode every object of the submission lives in the sandboxed worker that made "
+    "it. An object a test file makes while it is imported (module level, a parametrize list, a default argument) "
+    "lives in the first worker: once a timeout or a crash replaces it, every later test using the object fails "
+    "although it never called the broken code. Fix: make it inside the test; parametrize with the class "
+    "(`[ReLU, GELU]`) or a factory (`lambda: Softmax(dim=2)`).",
 }

@@ -26,8 +26,9 @@ RULES: dict[str, str] = {
     "layer-back-import": "layering",
     "layer-undeclared": "layering",
     "layer-unparsable": "layering",
+    "test-object-at-import": "tests",
 }
-CHECKS = ("imports", "concepts", "patches", "docstrings", "manifest", "layering")
+CHECKS = ("imports", "concepts", "patches", "docstrings", "manifest", "layering", "tests")
 
 
 @dataclass(frozen=True, order=True)
