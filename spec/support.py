@@ -236,10 +236,7 @@ def check_gradients(fn, *arrays, rtol: float = 1e-5, atol: float = 1e-6, seed: i
         def output(x, position=position):
             return fn(*[Tensor(x) if j == position else constants[j] for j in range(len(arrays))])
 
-        if _judged():  # every evaluation is a round trip to the submission's process: batch them
-            numeric = _numerical_gradient_batched(output, weighted_sum, arrays[position])
-        else:
-            numeric = numerical_gradient(lambda x: weighted_sum(values(output(x))), arrays[position])
+        numeric = numerical_gradient_of(output, weighted_sum, arrays[position])
         assert_gradients_close(inputs[position].grad, numeric, rtol=rtol, atol=atol, name=f"input {position}")
 
 
@@ -249,9 +246,12 @@ def _judged() -> bool:
     return bool(getattr(tinytorch, "__kata_judged__", False))
 
 
-def _numerical_gradient_batched(output, weighted_sum, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """numerical_gradient(lambda x: weighted_sum(values(output(x))), x), the same numbers, with the
-    evaluations after the first sent to the submission's process in one request (a judged grade)."""
+def numerical_gradient_of(output, scalar, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """numerical_gradient(lambda x: scalar(values(output(x))), x): the gradient of a scalar of a Tensor's
+    values, where output(x) makes the Tensor. In a judged grade every evaluation would be a round trip to
+    the submission's process, so the evaluations after the first go in one request: the same numbers."""
+    if not _judged():
+        return numerical_gradient(lambda point: scalar(values(output(point))), x, eps)
     from grading.judged.proxy import evaluate_all
 
     x = np.array(x, dtype=np.float64)
@@ -262,7 +262,7 @@ def _numerical_gradient_batched(output, weighted_sum, x: np.ndarray, eps: float 
             point = x.copy()
             point.reshape(-1)[i] = flat_x[i] + shift
             points.append(point)
-    sums = [weighted_sum(checked_data(data)) for data in evaluate_all(output, points)] if points else []
+    sums = [scalar(checked_data(data)) for data in evaluate_all(output, points)] if points else []
     grad = np.zeros_like(x)
     for i in range(flat_x.size):
         grad.reshape(-1)[i] = (sums[2 * i] - sums[2 * i + 1]) / (2 * eps)

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from spec.support import assert_gradients_close, examples, float_arrays, float_dtypes, numerical_gradient, values
+from spec.support import assert_gradients_close, examples, float_arrays, float_dtypes, numerical_gradient_of, values
 from tinytorch.core.attention import causal_mask
 from tinytorch.core.autograd import enable_autograd, graph_size, no_grad
 from tinytorch.core.tensor import Tensor
@@ -74,8 +74,8 @@ def check_module_gradients(module, forward, x=None, *, rtol=1e-5, atol=1e-7, see
     weights = np.random.default_rng(seed).normal(size=values(out).shape)
     (out * Tensor(weights)).sum().backward()
 
-    def scalar(inputs):
-        return float((values(forward(inputs)) * weights).sum())
+    def weighted_sum(data):
+        return float((data * weights).sum())
 
     numeric = {}
     with no_grad():  # one block around every evaluation: only forward values are needed
@@ -83,14 +83,15 @@ def check_module_gradients(module, forward, x=None, *, rtol=1e-5, atol=1e-7, see
         for name, parameter in module.named_parameters():
             original = values(parameter).copy()
 
-            def at(value, parameter=parameter):
+            def output_at(value, parameter=parameter):
                 parameter.data = value
-                return scalar(fixed_input)
+                return forward(fixed_input)
 
-            numeric[name] = numerical_gradient(at, original)
+            numeric[name] = numerical_gradient_of(output_at, weighted_sum, original)
             parameter.data = original
         if x is not None:
-            numeric["input"] = numerical_gradient(lambda value: scalar(Tensor(value)), np.array(x, dtype=np.float64))
+            numeric["input"] = numerical_gradient_of(lambda value: forward(Tensor(value)), weighted_sum,
+                                                     np.array(x, dtype=np.float64))
     for name, parameter in module.named_parameters():
         assert_gradients_close(parameter.grad, numeric[name], rtol=rtol, atol=atol, name=name)
     if x is not None:

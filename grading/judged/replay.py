@@ -10,8 +10,9 @@ for each input, the recorded input swapped for the new one, and answers with eac
 The worker runs the submission's code exactly as the evaluations one by one would, in the same order,
 so nothing it could compute differs; only the round trips are saved. A recording is replayed only when
 it cannot depend on the values seen along the way: every request answered with an object that stays
-in the worker (a plain value could have steered the test's code), no callback into the test, the input
-sent exactly once, and the result the last object made. Otherwise each input is evaluated on its own.
+in the worker (a plain value could have steered the test's code), or set an attribute (a test that
+varies a parameter's `.data`), no callback into the test, the input sent exactly once, and the result
+the last object made. Otherwise each input is evaluated on its own.
 """
 from __future__ import annotations
 
@@ -30,8 +31,12 @@ class Recording:
         self.unreplayable = ""
 
     def saw(self, message: dict, answer) -> None:
-        if message.get("op") not in REPLAYABLE_OPS:
-            self._refuse(f"it made a {message.get('op')!r} request")
+        op = message.get("op")
+        if op not in REPLAYABLE_OPS:
+            self._refuse(f"it made a {op!r} request")
+        elif op == "setattr":
+            if answer is not None:
+                self._refuse("setting an attribute answered with a value")
         elif not isinstance(answer, Handle):
             self._refuse("a request answered with a plain value")
         elif answer.id in self.held_before:
@@ -49,7 +54,8 @@ class Recording:
 
     def plan(self, input_value, result: Handle) -> dict | None:
         """The replay request for this recording (without its inputs), or None when it cannot be replayed."""
-        if self.unreplayable or not self.steps or self.steps[-1][1].id != result.id:
+        last = self.steps[-1][1] if self.steps else None
+        if self.unreplayable or not isinstance(last, Handle) or last.id != result.id:
             return None
         places = [(index, path) for index, (step, _) in enumerate(self.steps)
                   for path in paths_to(step, input_value)]
@@ -57,7 +63,8 @@ class Recording:
             return None
         at_step, path = places[0]
         return {"op": "replay", "steps": [step for step, _ in self.steps],
-                "made": [answer.id for _, answer in self.steps], "input": [at_step, path]}
+                "made": [answer.id if isinstance(answer, Handle) else None for _, answer in self.steps],
+                "input": [at_step, path]}
 
 
 def paths_to(value, target, path: tuple = ()) -> list[list]:

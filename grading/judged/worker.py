@@ -59,7 +59,9 @@ BUILTIN_ERRORS = ("NotImplementedError", "TypeError", "ValueError", "IndexError"
                   "RecursionError", "AssertionError", "StopIteration", "MemoryError", "FileNotFoundError",
                   "OSError", "RuntimeError")
 FRAMES_PER_ERROR = 20
-REPLAYABLE_OPS = ("call", "invoke", "op", "getattr")  # requests a replay may repeat: they only compute
+# Requests a replay may repeat: those that compute, and setting an attribute (a test that varies a
+# parameter's `.data`). Never a definition, an import or a fresh interpreter.
+REPLAYABLE_OPS = ("call", "invoke", "op", "getattr", "setattr")
 SNAPSHOT_BYTES = 1 << 16  # larger arrays are read when asked for
 SNAPSHOTS_PER_ANSWER = 8
 FRESH_OUTPUT_LIMIT = 100_000  # characters of a fresh interpreter's stdout and stderr sent back
@@ -337,9 +339,11 @@ class Session:
         recorded input swapped for each new one, and every object an earlier step made for the recording
         swapped for the one it made this time. Answers each evaluation's result's `.data`."""
         steps, made, (at_step, path) = request["steps"], request["made"], request["input"]
-        if not (len(steps) == len(made) > 0 and all(isinstance(s, dict) and s.get("op") in REPLAYABLE_OPS
-                                                   for s in steps)):
-            raise ValueError("a replay needs one recorded answer per step, and steps that only compute")
+        if not (len(steps) == len(made) > 0 and type(made[-1]) is int
+                and all(isinstance(s, dict) and s.get("op") in REPLAYABLE_OPS for s in steps)
+                and all(m is None or type(m) is int for m in made)):
+            raise ValueError("a replay needs one recorded answer (a handle, or None) per step, steps a replay "
+                             "may repeat, and an object made by the last step")
         results = []
         for value in request["inputs"]:
             first_new = self.objects.next_id
@@ -349,8 +353,10 @@ class Session:
                     message = _swapped(step, this_time)
                     if index == at_step:
                         message = _placed(message, path, value)
-                    this_time[int(recorded)] = self.objects.handle(self._perform(message))
-                results.append(self.objects.resolve(this_time[int(made[-1])]).data)
+                    result = self._perform(message)
+                    if recorded is not None:
+                        this_time[recorded] = self.objects.handle(result)
+                results.append(self.objects.resolve(this_time[made[-1]]).data)
             finally:
                 self.objects.release_since(first_new)  # this evaluation's objects: nobody holds them
         return results

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from spec.test_12_attention import numpy_attention, numpy_multi_head
-from spec.support import assert_gradients_close, check_gradients, examples, float_arrays, numerical_gradient, values
+from spec.support import assert_gradients_close, check_gradients, examples, float_arrays, numerical_gradient_of, values
 from tinytorch.core.attention import (MultiHeadAttention, attention_score_bytes, causal_mask,
                                       scaled_dot_product_attention)
 from tinytorch.core.autograd import enable_autograd
@@ -40,11 +40,11 @@ def parameter_gradients_match(module, run, seed=0):
     for name, parameter in module.named_parameters():
         original = values(parameter)
 
-        def scalar(array, parameter=parameter):
+        def output_at(array, parameter=parameter):
             parameter.data = array
-            return float((values(run()) * upstream).sum())
+            return run()
 
-        numeric = numerical_gradient(scalar, original)
+        numeric = numerical_gradient_of(output_at, lambda data: float((data * upstream).sum()), original)
         parameter.data = original
         assert_gradients_close(parameter.grad, numeric, rtol=1e-5, atol=1e-6, name=name)
 

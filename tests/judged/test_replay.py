@@ -74,6 +74,27 @@ def test_replayed_evaluations_give_the_same_numbers_in_one_request(counted):
     assert len(requests) < len(one_by_one) / 2, "the first evaluation's requests and one replay"
 
 
+def test_a_parameter_varied_by_setting_its_data_replays_too(counted):
+    from tinytorch.core.layers import Linear
+    from tinytorch.core.tensor import Tensor
+
+    layer, x = Linear(3, 2, seed=0), Tensor(np.ones((1, 3)))
+    original = layer.weight.data.copy()
+
+    def output(value):
+        layer.weight.data = value
+        return layer(x)
+
+    inputs = points(original)
+    one_by_one = [output(value).data for value in inputs]
+    before = len(counted)
+    replayed = proxy.evaluate_all(output, inputs)
+    assert counted[before:].count("replay") == 1
+    for got, expected in zip(replayed, one_by_one):
+        np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(layer.weight.data, inputs[-1])  # the last evaluation's value, as one by one
+
+
 def test_an_error_in_a_replayed_evaluation_is_the_submissions_error(tmp_path):
     # A matmul that fails on one input only: the replay fails as that evaluation would have.
     extra = ("_matmul = Tensor.__matmul__\n"
@@ -134,12 +155,13 @@ def test_a_plan_swaps_the_input_found_by_identity_and_drops_releases():
 
 
 @pytest.mark.parametrize(("steps", "result"), [
-    (lambda x: [(_step("setattr", [x]), Handle(10))], 10),  # a request that changes something
+    (lambda x: [(_step("define", [x]), Handle(10))], 10),  # a request that defines something
+    (lambda x: [(_step("setattr", [x]), Handle(9)), (_step(), Handle(10))], 10),  # an assignment with an answer
     (lambda x: [(_step(args=[x]), 3.0)], 10),  # a plain value came back: it could steer the test's code
     (lambda x: [(_step(args=[x]), Handle(7))], 7),  # an object the test held before
     (lambda x: [(_step(args=[x]), Handle(10)), (_step(), Handle(11))], 10),  # the result is not the last step's
     (lambda x: [(_step(), Handle(10))], 10),  # the input is nowhere
-], ids=["setattr", "plain-value", "held-before", "not-the-last", "no-input"])
+], ids=["define", "setattr-answered", "plain-value", "held-before", "not-the-last", "no-input"])
 def test_what_a_recording_may_not_hold(steps, result):
     x = np.array([1.0])
     recording = Recording(frozenset({7}))
