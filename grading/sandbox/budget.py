@@ -88,7 +88,19 @@ class Stopwatch:
 
     def verdict(self) -> str:
         """"" while a test is within its allowance, else its failure message (TIMEOUT... or OVERLOADED...)."""
+        return self._message(self.over())
+
+    def final_verdict(self) -> str:
+        """The verdict of a test that has ended: the one that stopped it, else its CPU time and own
+        time against the budget as they are now. So the verdict depends on what the test spent, not
+        on when the last check happened to run; a test that finished within both counts passed,
+        however long the machine made it wait."""
+        if self.fired:
+            return self.fired
         crossed = self.over()
+        return self._message(crossed) if crossed in (CPU, OWN_TIME) else ""
+
+    def _message(self, crossed: str) -> str:
         allowance = self.allowance
         if crossed == CPU:
             return (f"{TIMEOUT}the test used more than its budget of {allowance.cpu_seconds:g} s of CPU time "
@@ -100,15 +112,6 @@ class Stopwatch:
             return (f"{OVERLOADED}the grading machine was too busy: after {self.wall:.0f} s the test had had only "
                     f"{self.spent.cpu:.1f} s of CPU time; not graded")
         return ""
-
-    def final_verdict(self) -> str:
-        """The verdict of a test that has ended: the one that stopped it, else its CPU time and own
-        time against the budget as they are now. So the verdict depends on what the test spent, not
-        on when the last check happened to run; a test that finished within both counts passed,
-        however long the machine made it wait."""
-        if self.fired:
-            return self.fired
-        return self.verdict() if self.over() in (CPU, OWN_TIME) else ""
 
     def next_check(self) -> float:
         """Seconds until a limit could be crossed at the earliest (each count grows at most as fast

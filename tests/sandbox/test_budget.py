@@ -175,3 +175,23 @@ def test_a_process_that_is_gone_has_no_usage():
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()
     assert cputime.process_usage(process.pid) == Usage()
+
+
+# ---------------------------------------------------------------- the verdict of a test that has ended
+def test_a_test_that_ended_over_its_budget_is_out_of_time_though_no_check_ran(machine):
+    watch = stopwatch(machine)
+    machine.advance(wall=2.2, cpu=2.2)  # ended between two checks
+    assert is_timeout("Failed: " + watch.final_verdict())
+
+
+def test_a_test_that_ended_within_its_budget_passed_however_long_it_waited(machine):
+    watch = stopwatch(machine)
+    machine.advance(wall=60, cpu=1.5, waiting=58)  # far past the wall-clock net, starved
+    assert watch.final_verdict() == "", "finished within its CPU and own time: the machine's delay is no verdict"
+
+
+def test_the_verdict_that_stopped_a_test_is_its_final_one(machine):
+    watch = stopwatch(machine)
+    watch.fired = watch.verdict() or "Timeout: stopped"
+    machine.advance(wall=0.1, cpu=0.1)
+    assert watch.final_verdict() == watch.fired
