@@ -187,16 +187,26 @@ def numerical_gradient(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     f receives a float64 array shaped like x and returns a float; x itself is not modified.
     """
     x = np.array(x, dtype=np.float64)
+    return central_differences([float(f(point)) for point in shifted_points(x, eps)], x, eps)
+
+
+def shifted_points(x: np.ndarray, eps: float) -> list[np.ndarray]:
+    """x with one element moved by +eps, then the same element by -eps, for every element in order."""
+    points = []
+    for i in range(x.size):
+        for shift in (eps, -eps):
+            point = x.copy()
+            point.reshape(-1)[i] = x.reshape(-1)[i] + shift
+            points.append(point)
+    return points
+
+
+def central_differences(values_at_points: list[float], x: np.ndarray, eps: float) -> np.ndarray:
+    """The gradient from f at shifted_points(x, eps): (f(x + eps) - f(x - eps)) / 2 eps per element."""
     grad = np.zeros_like(x)
-    flat_x, flat_grad = x.reshape(-1), grad.reshape(-1)
-    for i in range(flat_x.size):
-        original = flat_x[i]
-        flat_x[i] = original + eps
-        upper = float(f(x))
-        flat_x[i] = original - eps
-        lower = float(f(x))
-        flat_x[i] = original
-        flat_grad[i] = (upper - lower) / (2 * eps)
+    flat = grad.reshape(-1)
+    for i in range(flat.size):
+        flat[i] = (values_at_points[2 * i] - values_at_points[2 * i + 1]) / (2 * eps)
     return grad
 
 
@@ -255,18 +265,9 @@ def numerical_gradient_of(output, scalar, x: np.ndarray, eps: float = 1e-6) -> n
     from grading.judged.proxy import evaluate_all
 
     x = np.array(x, dtype=np.float64)
-    flat_x = x.reshape(-1)
-    points = []
-    for i in range(flat_x.size):
-        for shift in (eps, -eps):
-            point = x.copy()
-            point.reshape(-1)[i] = flat_x[i] + shift
-            points.append(point)
+    points = shifted_points(x, eps)
     sums = [scalar(checked_data(data)) for data in evaluate_all(output, points)] if points else []
-    grad = np.zeros_like(x)
-    for i in range(flat_x.size):
-        grad.reshape(-1)[i] = (sums[2 * i] - sums[2 * i + 1]) / (2 * eps)
-    return grad
+    return central_differences(sums, x, eps)
 
 
 # ---------------------------------------------------------------- a fresh interpreter

@@ -219,9 +219,8 @@ def _retry_overloaded(grading: Grading, workspace: Workspace, canary, settings: 
     starved again stays "not graded" (status `error`), never a failure of the student's."""
     for run_id, result in list(grading.runs.items()):
         if runner.is_overloaded_run(result.problem):
-            retried = runner.execute(result.plan, workspace, canary, settings, grading.options.judged, grading.budgets)
-            retried.retries = result.retries + 1
-            grading.runs[run_id] = retried
+            grading.runs[run_id] = runner.execute(result.plan, workspace, canary, settings, grading.options.judged,
+                                                  grading.budgets)
 
 
 def inventory_of(reference: Path, tests_root: Path, hidden: Path | None, curriculum: Curriculum) -> list[TestEntry]:

@@ -106,7 +106,6 @@ class RunResult:
     results: list[TestResult]
     problem: str = ""  # why the whole run is untrusted or could not run ("" when fine)
     duration: float = 0.0
-    retries: int = 0  # how often it was run again (after the machine was too busy to grade it)
 
     def passed(self) -> int:
         return sum(r.outcome == "passed" for r in self.results)

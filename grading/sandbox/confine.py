@@ -322,18 +322,20 @@ def _watch(process: subprocess.Popen, limits: Limits,
     limit or the process count, and after a normal exit too (children may be left behind).
     Returns (exit code, or None when killed at a limit; "" or the limit that ended it; its usage
     as last read: the CPU time of the whole tree, read from outside)."""
-    stopwatch = Stopwatch(limits.time, lambda: cputime.tree_usage(process.pid)) if limits.time else None
+    processes = [process.pid]  # the tree as last walked: counted every tick, its usage read less often
+    stopwatch = Stopwatch(limits.time, lambda: cputime.total_usage(processes)) if limits.time else None
     try:
         for tick in itertools.count(1):
             try:
                 return process.wait(timeout=WATCH_SECONDS), "", _last(stopwatch)
             except subprocess.TimeoutExpired:
                 pass
+            processes = cputime.tree(process.pid)
             if stopwatch is not None and tick % TIME_CHECK_TICKS == 0 and (crossed := stopwatch.over()):
                 return None, crossed, stopwatch.spent
             if output.overflow:
                 return None, "too much output", _last(stopwatch)
-            if count_processes(process.pid) > limits.max_processes:
+            if len(processes) > limits.max_processes:
                 return None, "too many processes", _last(stopwatch)
     finally:
         kill_group(process)

@@ -92,8 +92,12 @@ def tree(root: int) -> list[int]:
 
 def tree_usage(root: int) -> Usage:
     """The usage of `root` and every process below it."""
+    return total_usage(tree(root))
+
+
+def total_usage(pids: list[int]) -> Usage:
     total = Usage()
-    for pid in tree(root):
+    for pid in pids:
         total += process_usage(pid)
     return total
 
