@@ -70,3 +70,6 @@ def test_the_calibrated_budget_is_the_one_a_test_gets(tmp_path):
     assert dear <= {t["nodeid"] for t in m02["tests"] if t["timed_out"]}
     assert all(t["message"].startswith("ran out of time: the test ") for t in m02["tests"] if t["nodeid"] in dear)
     assert m02["status"] == "fail", "timeouts are the student's failures, not a problem of the run"
+    finished = [t for t in m02["tests"] if t["suite"] == "visible" and t["outcome"] in ("passed", "failed")]
+    assert finished and all(isinstance(t["cpu_seconds"], float) for t in finished), "what each visible test cost"
+    assert all(t["cpu_seconds"] is None for t in m02["tests"] if t["suite"] == "hidden"), "a hidden check's cost is a channel"
