@@ -22,7 +22,7 @@ from pathlib import Path
 
 from grading.authoring.course import Course, full_course
 from grading.authoring.curriculum import SUITE_IDS, Curriculum, GradingSettings, Module
-from grading.engine import calibration, channel, policy, runner
+from grading.engine import calibration, channel, inventory_cache, policy, runner
 from grading.engine.runner import RunPlan, RunResult, TestEntry
 from grading.engine.workspace import Workspace, fingerprint, python_files
 from grading.sandbox import confine as sandbox
@@ -158,7 +158,9 @@ def _grade_in(root: Path, options: GradeOptions, curriculum: Curriculum, submiss
     except calibration.CalibrationError as error:
         raise GradeError(str(error)) from None
     variants = _package_variants(workspace, submission, reference, graded, curriculum)
-    inventory = _timed(grading, "inventory", _inventory, workspace, variants, reference, graded, settings, curriculum)
+    keep = reference is not None and grading.isolation.sandboxed  # see inventory_cache's docstring
+    inventory = _timed(grading, "inventory", _inventory, workspace, variants, reference, graded, settings, curriculum,
+                       grading.tests_fingerprint if keep else None)
     probes = _timed(grading, "probes", _probe_all, workspace, variants, settings, options.jobs)
     plans = _plans(grading, inventory, variants, probes, reference is not None, submission)
     _timed(grading, "tests", _run_all, grading, plans, workspace, settings)
@@ -188,13 +190,19 @@ def _package_variants(workspace: Workspace, submission: Path, reference: Path | 
 
 
 def _inventory(workspace: Workspace, variants: dict, reference: Path | None, graded: list[Module],
-               settings: GradingSettings, curriculum: Curriculum) -> list[TestEntry]:
-    """Every test to expect, collected against a package that imports (the reference when there is one)."""
+               settings: GradingSettings, curriculum: Curriculum, tests_fingerprint: str | None) -> list[TestEntry]:
+    """Every test to expect, collected against a package that imports (the reference when there is one).
+    With `tests_fingerprint`, a collection against the reference is kept for later grades (inventory_cache)."""
     trusted = reference if reference is not None else variants["integrated"][0]
     files = _test_files(workspace, graded)
-    inventory, collection_errors = runner.collect_inventory(workspace, trusted, files, settings)
-    if collection_errors and reference is not None:
-        raise GradeError(f"the tests do not collect against the reference: {next(iter(collection_errors.values()))[:300]}")
+    name = inventory_cache.key(tests_fingerprint, trusted, files) if tests_fingerprint else None
+    inventory = inventory_cache.read(name) if name else None
+    if inventory is None:
+        inventory, collection_errors = runner.collect_inventory(workspace, trusted, files, settings)
+        if collection_errors and reference is not None:
+            raise GradeError(f"the tests do not collect against the reference: {next(iter(collection_errors.values()))[:300]}")
+        if name and not collection_errors:
+            inventory_cache.write(name, inventory)
     return inventory + _placeholders(inventory, files, curriculum)
 
 

@@ -128,7 +128,10 @@ def _with_sgd(tmp_path: Path, body: str) -> Path:
 
 
 def test_infinite_loop_in_a_function_times_out_per_test_then_the_rest_is_skipped_fast(tmp_path):
-    m07 = runner(graded(_with_sgd(tmp_path, "while True:\n    pass")), "m07")
+    # Budgets of three times a test's cost on the reference (at least half a second): each timeout
+    # costs about a second of CPU instead of the manifest's ten times the cost.
+    tight = replace(FAST, test_cpu_floor=0.5, test_cpu_factor=3)
+    m07 = runner(graded(_with_sgd(tmp_path, "while True:\n    pass"), settings=tight), "m07")
     # The first test to hang is a Hypothesis property: Hypothesis replays a failing example, and the
     # replay must be interrupted too, or the whole run would wait for the wall-clock limit.
     assert m07["tests"][0]["nodeid"].endswith("test_sgd_follows_its_equations") and m07["tests"][0]["timed_out"]
@@ -142,7 +145,7 @@ def test_infinite_loop_in_a_function_times_out_per_test_then_the_rest_is_skipped
 
 
 def test_a_run_killed_at_its_cpu_limit_still_reports_every_test_it_owned(tmp_path, reference_report):
-    slow_tests = replace(FAST, test_cpu_seconds=60, run_cpu_seconds=8)  # the run's CPU limit fires first
+    slow_tests = replace(FAST, test_cpu_seconds=60, run_cpu_seconds=4)  # the run's CPU limit fires first
     # Without the calibrated budgets (about a second for these tests), every test's budget is 60 s.
     report = graded(_with_sgd(tmp_path, "while True:\n    pass"), settings=slow_tests, calibrated=False)
     m07 = runner(report, "m07")
