@@ -69,15 +69,15 @@ def _marker_lines(lines: list[str], where: str) -> list[tuple[int, int, str]]:
     return pairs
 
 
-def _enclosing_functions(tree: ast.AST) -> list[tuple[int, int, str]]:
-    """Every function in the file as (first_line, last_line, qualified_name)."""
-    found: list[tuple[int, int, str]] = []
+def _functions(tree: ast.AST) -> list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
+    """Every function in the file with its qualified name ("Tensor.__add__"), outer ones first."""
+    found: list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]] = []
 
     def visit(node: ast.AST, prefix: str) -> None:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 name = f"{prefix}{child.name}"
-                found.append((child.lineno, child.end_lineno, name))
+                found.append((name, child))
                 visit(child, name + ".")
             elif isinstance(child, ast.ClassDef):
                 visit(child, f"{prefix}{child.name}.")
@@ -86,6 +86,11 @@ def _enclosing_functions(tree: ast.AST) -> list[tuple[int, int, str]]:
 
     visit(tree, "")
     return found
+
+
+def _enclosing_functions(tree: ast.AST) -> list[tuple[int, int, str]]:
+    """Every function in the file as (first_line, last_line, qualified_name)."""
+    return [(node.lineno, node.end_lineno, name) for name, node in _functions(tree)]
 
 
 def find_regions(source: str, where: str) -> list[Region]:
@@ -122,6 +127,25 @@ def stub_source(source: str, where: str, module_label: str, relative: str) -> st
         cursor = region.end
     out.extend(lines[cursor:])
     return "".join(out)
+
+
+def functions_left_as_stubs(reference_root: Path, submission_root: Path, curriculum: Curriculum) -> frozenset[str]:
+    """The functions with a solution region that `submission_root`'s package still has exactly as the
+    generated stub has them (compared by syntax tree: comments and layout aside, the same code), by
+    qualified name. A function the submission changed in any way is not among them."""
+    left: set[str] = set()
+    for relative, stub_text in render_tree(reference_root, curriculum).items():
+        stubbed = {region.function for region in find_regions((reference_root / relative).read_text(encoding="utf-8"),
+                                                              str(relative))}
+        if not stubbed:
+            continue
+        stubs = {name: ast.dump(node) for name, node in _functions(ast.parse(stub_text)) if name in stubbed}
+        try:
+            submitted = _functions(ast.parse((submission_root / relative).read_bytes()))
+            left.update(name for name, node in submitted if name in stubs and ast.dump(node) == stubs[name])
+        except (OSError, SyntaxError, ValueError, RecursionError):  # unreadable: nothing in it counts as a stub
+            continue
+    return frozenset(left)
 
 
 def module_label(curriculum: Curriculum, relative: Path) -> str:

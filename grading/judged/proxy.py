@@ -37,6 +37,11 @@ from grading.judged.worker import error_name
 
 PACKAGE = "tinytorch"
 ARRAY_CLASS = "tinytorch.core.tensor.Tensor"  # its instances' `.data` travels with their handles (worker._snapshots)
+# What the submission reads of an error in the test's code (a callback's, or one that ends a `with`
+# block around the submission's context manager): a fixed text, never the error's own, which could
+# name the test or quote its source or its inputs.
+TEST_ERROR_TEXT = "raised in the test's code (its details stay with the test)"
+CALLBACK_UNKNOWN = "there is no such test callback"
 RUNTIME: "Runtime | None" = None
 
 BINARY = {"add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor", "lshift", "rshift"}
@@ -134,7 +139,7 @@ class Runtime:
             self.recorder.saw_callback()
         target = self._callbacks.get(message["callback"]) if isinstance(message["callback"], int) else None
         if target is None:
-            return {"error": ["RuntimeError", f"no test callback {message['callback']!r}"]}
+            return {"error": ["RuntimeError", CALLBACK_UNKNOWN]}
         try:
             args = self.incoming(message["args"])
             kwargs = self.incoming(message["kwargs"])
@@ -142,9 +147,10 @@ class Runtime:
             return {"value": self.outgoing(result)}
         except AssertionError as error:
             self._failed_checks.append(error)
-            return {"error": ["AssertionError", str(error)[:1000]]}
+            return {"error": ["AssertionError", TEST_ERROR_TEXT]}
         except Exception as error:  # noqa: BLE001 -- the callback's error becomes the worker's error
-            return {"error": [error_name(error), str(error)[:1000]]}
+            # Its type only (a builtin's name, or RuntimeError), never its text.
+            return {"error": [error_name(error), TEST_ERROR_TEXT]}
 
     def invoke(self, target, name: str, args: tuple, kwargs: dict, via_class: bool = False):
         __tracebackhide__ = True
@@ -278,7 +284,9 @@ class Runtime:
         if not self.worker.running or ("test", tag) not in self._remote:
             bases = [self.class_handle(base) for base in cls.__bases__ if isinstance(base, ProxyMeta)]
             members = {name: member for name, value in vars(cls).items() if (member := self._member(value))}
-            self.request({"op": "define", "tag": tag, "name": cls.__name__, "bases": bases, "members": members})
+            # Under a neutral name: the test's own class name (a hidden test's, say) is not the
+            # submission's to read; the members keep theirs, since the submission calls them by name.
+            self.request({"op": "define", "tag": tag, "name": f"TestClass{tag}", "bases": bases, "members": members})
         return self._remote[("test", tag)]
 
     def _member(self, value) -> list | None:
@@ -400,7 +408,7 @@ class RemoteObject:
 
     def __exit__(self, kind, error, traceback):
         name = error_name(error) if error is not None else None
-        return runtime().operation("exit", self, name, str(error)[:1000] if error is not None else None)
+        return runtime().operation("exit", self, name, TEST_ERROR_TEXT if error is not None else None)
 
     def __eq__(self, other):
         return self is other

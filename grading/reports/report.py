@@ -11,7 +11,6 @@ sandbox. Visible tests keep their full messages, up to VISIBLE_MESSAGE_LIMIT cha
 """
 from __future__ import annotations
 
-import ast
 import datetime as dt
 import hashlib
 import json
@@ -27,7 +26,6 @@ from grading.authoring.curriculum import SUITE_IDS
 from grading.engine import scoring
 from grading.engine.grader import BUILTIN_EXCEPTIONS, Grading
 from grading.engine.runner import RunResult, TestResult, is_overloaded_run, is_tampering
-from grading.engine.workspace import python_files
 
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "report.schema.json"
 SCHEMA_ID = "tinytorch-kata/grade-report"
@@ -40,14 +38,14 @@ HIDDEN_LABEL = {"hidden": "hidden check", "integration": "integration check", "m
 def build(grading: Grading) -> dict:
     """The report as a JSON-ready dict."""
     settings = grading.settings
-    defined = known_functions(grading)
+    stubs_left = functions_left_as_stubs(grading)
     runners = []
     for module in grading.modules:
         isolated = grading.runs.get(f"{module.runner_id}-isolated")
         integrated = grading.runs[f"{module.runner_id}-integrated"]
         scored = isolated or integrated
         runner = _runner(module.runner_id, f"{module.label} {module.slug}", module.title, module.points,
-                         scored, settings.score_quantum, defined, module.number,
+                         scored, settings.score_quantum, stubs_left, module.number,
                          integrated=integrated if isolated else None)
         runner["mode"] = "isolated" if isolated else "integrated"
         runner["views"] = {"integrated": _view(integrated)}
@@ -59,7 +57,7 @@ def build(grading: Grading) -> dict:
         run = grading.runs.get(f"{runner_id}-integrated")
         if run is not None:
             runner = _runner(runner_id, runner_id, title, getattr(settings, weight_key), run, settings.score_quantum,
-                             defined)
+                             stubs_left)
             runner["mode"] = "integrated"
             runner["views"] = {"integrated": _view(run)}
             runner["duration"] = round(run.duration, 3)
@@ -111,10 +109,10 @@ def _course(grading: Grading) -> dict:
 
 
 def _runner(runner_id: str, name: str, title: str, weight: float, run: RunResult, quantum: int,
-            defined: frozenset[str], number: int | None = None, integrated: RunResult | None = None) -> dict:
+            stubs_left: frozenset[str], number: int | None = None, integrated: RunResult | None = None) -> dict:
     maxima = scoring.max_scores([r.entry.points for r in run.results], weight, quantum)
     shown = {r.entry.nodeid: r for r in integrated.results} if integrated is not None else {}
-    tests = [_test(result, maximum, runner_id, number, run, index, defined, shown)
+    tests = [_test(result, maximum, runner_id, number, run, index, stubs_left, shown)
              for index, (result, maximum) in enumerate(zip(run.results, maxima), start=1)]
     outcomes = [r.outcome for r in run.results]
     first_failure = next((t for t in tests if t["status"] != "pass"), None)
@@ -154,7 +152,7 @@ def _explained(result: TestResult, run: RunResult, integrated: dict[str, TestRes
 
 
 def _test(result: TestResult, maximum: float, runner_id: str, number: int | None, run: RunResult, index: int,
-          defined: frozenset[str], integrated: dict[str, TestResult]) -> dict:
+          stubs_left: frozenset[str], integrated: dict[str, TestResult]) -> dict:
     entry = result.entry
     hidden = entry.suite != "visible"
     shown = result if hidden else _explained(result, run, integrated)
@@ -171,7 +169,7 @@ def _test(result: TestResult, maximum: float, runner_id: str, number: int | None
         "status": {"passed": "pass", "error": "error", "not-run": "error"}.get(result.outcome, "fail"),
         "score": scoring.earned(maximum, result.outcome),
         "max_score": maximum,
-        "message": _message(shown, hidden, run, defined) or None,
+        "message": _message(shown, hidden, run, stubs_left) or None,
         "line_no": line,
         "filename": filename,
         "duration": 0.0 if hidden else round(result.duration, 6),  # a hidden check's time is a channel too
@@ -191,7 +189,7 @@ VISIBLE_MESSAGE_LIMIT = 2000  # characters of a visible test's message kept in t
 # Every message a hidden check can show: nothing a submission computes at run time reaches it, so a
 # hidden check cannot carry text out of the sandbox (a test's name, its inputs, a file the code read).
 HIDDEN_VOCABULARY = ("passed", "wrong values", "raised <builtin exception class>",
-                     "not implemented: <function named in the stub message>", "ran out of time", "crashed",
+                     "not implemented: <a function still exactly its stub>", "ran out of time", "crashed",
                      "tampering detected", "not run", "not graded")
 
 def _exception_name(message: str) -> str:
@@ -202,11 +200,11 @@ def _exception_name(message: str) -> str:
     return match.group(1) if match else ""
 
 
-def _message(result: TestResult, hidden: bool, run: RunResult, defined: frozenset[str]) -> str:
+def _message(result: TestResult, hidden: bool, run: RunResult, stubs_left: frozenset[str]) -> str:
     """What the student is told: a visible test's own message (capped), a hidden check's word from
     HIDDEN_VOCABULARY."""
     if hidden:
-        return _hidden_message(result, run, defined)
+        return _hidden_message(result, run, stubs_left)
     if result.outcome == "passed":
         return ""
     text = _explain_visible(result)
@@ -223,7 +221,7 @@ def _explain_visible(result: TestResult) -> str:
     return result.message
 
 
-def _hidden_message(result: TestResult, run: RunResult, defined: frozenset[str]) -> str:
+def _hidden_message(result: TestResult, run: RunResult, stubs_left: frozenset[str]) -> str:
     if result.outcome == "passed":
         return "passed"
     if result.timed_out:
@@ -236,10 +234,10 @@ def _hidden_message(result: TestResult, run: RunResult, defined: frozenset[str])
         return "not run"
     name = _exception_name(result.message)
     if name == "NotImplementedError":
-        # Only a name from `known_functions`, fixed before the code ran: a name the code made up at
-        # run time could carry anything out.
+        # Only a function still exactly its stub (functions_left_as_stubs, fixed before the code ran): a
+        # name the code chose at run time could carry anything out.
         match = stubgen.STUB_MESSAGE.search(result.message)
-        known = match is not None and match["function"] in defined
+        known = match is not None and match["function"] in stubs_left
         return f"not implemented: {match['function']}" if known else "raised NotImplementedError"
     if name in ("AssertionError", "Failed") and result.location is None:
         return "wrong values"  # the test's own assertion
@@ -248,36 +246,15 @@ def _hidden_message(result: TestResult, run: RunResult, defined: frozenset[str])
     return "crashed"
 
 
-def known_functions(grading: Grading) -> frozenset[str]:
-    """Names a hidden check may show after "not implemented:": the functions the curriculum's stubs
-    leave to students (read from the reference's solution regions), else, without a reference, the
-    functions the submission's own source defines. Never a name the code made up while it ran."""
-    package = grading.curriculum.package
+def functions_left_as_stubs(grading: Grading) -> frozenset[str]:
+    """Names a hidden check may show after "not implemented:": the functions the submission still has
+    exactly as their generated stubs (stubgen.functions_left_as_stubs), fixed before its code ran. A
+    submission that raises another function's stub message cannot choose the word: that check says
+    "raised NotImplementedError". Without a reference there is no stub to compare with, and no name."""
     reference = grading.options.reference
     if reference is None:
-        return defined_names(grading.submission_root / package)
-    names = set()
-    for relative in python_files(reference / package):
-        path = reference / package / relative
-        names.update(region.function for region in stubgen.find_regions(path.read_text(encoding="utf-8"), str(path)))
-    return frozenset(names)
-
-
-def defined_names(package_dir: Path) -> frozenset[str]:
-    """Functions, classes and methods (as Class.method) defined in a package's source files."""
-    names: set[str] = set()
-    for relative in python_files(package_dir):
-        try:
-            tree = ast.parse((package_dir / relative).read_bytes())
-        except (SyntaxError, ValueError, OSError, RecursionError):
-            continue
-        for node in tree.body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                names.add(node.name)
-            if isinstance(node, ast.ClassDef):
-                names.update(f"{node.name}.{item.name}" for item in node.body
-                             if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)))
-    return frozenset(names)
+        return frozenset()
+    return stubgen.functions_left_as_stubs(reference, grading.submission_root, grading.curriculum)
 
 
 def _suites(results: list[TestResult]) -> dict:

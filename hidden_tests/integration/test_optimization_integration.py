@@ -7,6 +7,7 @@ here with a fixed seed: every class is a fixed random 8 x 8 template, each examp
 noise, so an MLP learns them to high accuracy in a few hundred fast full-batch steps.
 """
 import copy
+import itertools
 
 import numpy as np
 import pytest
@@ -120,15 +121,24 @@ def test_cached_generation_equals_uncached_on_a_trained_gpt():
 
 
 @pytest.mark.points(3)
+def ticking_clock(step: float = 1e-3):
+    """A timer that moves one step per reading. Latencies measured on the wall clock move with the
+    grading machine's load (a quarter of one CPU, throttled, made one of these checks fail), and a
+    verdict must not: the accuracy and the bytes decide this test."""
+    readings = itertools.count()
+    return lambda: next(readings) * step
+
+
 def test_a_submission_from_a_real_run_validates_and_a_tampered_one_does_not(trained):
     model, train_x, _, test_x, test_y = trained
     quantized = quantize_model(model, [train_x[:200]])
     document = generate_submission("integration", "synthetic-digits-test", model, quantized, test_x, test_y,
-                                   ["int8 quantization"], batch_size=50, warmup=1, repeats=3)
+                                   ["int8 quantization"], batch_size=50, warmup=1, repeats=3, timer=ticking_clock())
     assert validate_submission(document) == []
     assert document["improvements"]["compression_ratio"] >= 3.9
     assert abs(document["improvements"]["accuracy_delta"]) <= 0.02
-    checked = verify_submission(document, model, quantized, test_x, test_y, latency_tolerance=50.0, repeats=3)
+    checked = verify_submission(document, model, quantized, test_x, test_y, latency_tolerance=50.0, repeats=3,
+                                timer=ticking_clock())
     assert checked["valid"], checked["problems"]
     tampered = copy.deepcopy(document)
     tampered["optimized"]["accuracy"] = document["optimized"]["accuracy"] - 0.05
@@ -136,4 +146,4 @@ def test_a_submission_from_a_real_run_validates_and_a_tampered_one_does_not(trai
     tampered["improvements"]["accuracy_delta"] = tampered["optimized"]["accuracy"] - tampered["baseline"]["accuracy"]
     assert validate_submission(tampered) == [], "now self-consistent..."
     assert not verify_submission(tampered, model, quantized, test_x, test_y, latency_tolerance=50.0,
-                                 repeats=3)["valid"], "...but the models say otherwise"
+                                 repeats=3, timer=ticking_clock())["valid"], "...but the models say otherwise"

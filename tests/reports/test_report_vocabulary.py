@@ -73,13 +73,56 @@ def test_visible_tests_keep_their_message_up_to_the_documented_limit():
     assert message("failed", HYPOTHESIS_TEXT, suite_path=VISIBLE) == HYPOTHESIS_TEXT
 
 
-def test_names_a_submission_defines_are_read_from_its_source(tmp_path):
-    package = tmp_path / "tinytorch"
-    package.mkdir()
-    (package / "a.py").write_text("class Tensor:\n    def __getitem__(self, i):\n        pass\n\ndef helper():\n"
-                                  "    def inner():\n        pass\n")
-    (package / "broken.py").write_text("def (:\n")
-    assert report_module.defined_names(package) == {"Tensor", "Tensor.__getitem__", "helper"}
+def _swap_method(text: str, donor: str, owner: str, method: str) -> str:
+    """`text` with the method `owner.method` replaced by the one in `donor` (both a module's source)."""
+    def span(source: str) -> tuple[int, int]:
+        start = source.index(f"    def {method}(", source.index(f"class {owner}"))
+        ends = [at for at in (source.find("\n    def ", start + 1), source.find("\nclass ", start + 1)) if at != -1]
+        return start, min(ends, default=len(source))
+
+    (start, end), (donor_start, donor_end) = span(text), span(donor)
+    return text[:start] + donor[donor_start:donor_end] + text[end:]
+
+
+REFERENCE_TENSOR = REPO_ROOT / "reference" / "tinytorch" / "core" / "tensor.py"
+STUB_TENSOR = REPO_ROOT / "stubs" / "tinytorch" / "core" / "tensor.py"
+
+
+def test_a_function_is_left_as_its_stub_only_while_its_code_is_exactly_the_stubs(tmp_path):
+    from grading.authoring import curriculum as curriculum_module
+    from grading.authoring.stubgen import functions_left_as_stubs as left
+
+    curriculum = curriculum_module.load()
+    reference, stubs = REPO_ROOT / "reference", REPO_ROOT / "stubs"
+    assert left(reference, reference, curriculum) == frozenset()
+    every_stub = left(reference, stubs, curriculum)
+    assert {"Tensor.__getitem__", "SGD._update", "GELU.forward"} <= every_stub and len(every_stub) > 100
+
+    mixed = tmp_path / "tinytorch" / "core" / "tensor.py"
+    mixed.parent.mkdir(parents=True)
+    mixed.write_text(_swap_method(REFERENCE_TENSOR.read_text(), STUB_TENSOR.read_text(), "Tensor", "__getitem__"))
+    assert left(reference, tmp_path, curriculum) == {"Tensor.__getitem__"}
+    mixed.write_text(mixed.read_text().replace("        raise NotImplementedError(",
+                                               "        x = 1\n        raise NotImplementedError(", 1))
+    assert left(reference, tmp_path, curriculum) == frozenset(), "one statement more: no longer the stub"
+
+
+def test_a_hidden_check_cannot_be_made_to_name_a_function_the_submission_chose(tmp_path):
+    # The covert channel: SGD._update, implemented, raises the stub message of another function
+    # (Optimizer.step, implemented too), so the word a hidden check shows would be the code's choice.
+    # Every hidden check that calls it says only "raised NotImplementedError"; Adam._update, really
+    # left as its stub, is still named.
+    from grading.authoring.stubgen import stub_message
+    from tests.support.grading import graded, patch_sgd, runner, submission
+
+    folder = Path("tinytorch") / "core" / "optimizers.py"
+    chosen = stub_message("Module 07 (optimizers)", "Optimizer.step")
+    text = patch_sgd((REPO_ROOT / "reference" / folder).read_text(), f"raise NotImplementedError({chosen!r})")
+    text = _swap_method(text, (REPO_ROOT / "stubs" / folder).read_text(), "Adam", "_update")
+    report = graded(submission(tmp_path, tinytorch__core__optimizers_py=text), judged=True)
+    hidden = [t["message"] for t in runner(report, "m07")["tests"] if t["suite"] == "hidden"]
+    assert "raised NotImplementedError" in hidden and "not implemented: Adam._update" in hidden, set(hidden)
+    assert not any("Optimizer.step" in word for word in hidden) and all(ALLOWED.match(word) for word in hidden)
 
 
 def test_every_output_format_shows_the_same_quiet_words(tmp_path):
