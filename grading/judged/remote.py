@@ -27,8 +27,10 @@ from grading.judged import wire
 from grading.judged.worker import FRAMES_PER_ERROR, builtin_error
 from grading.sandbox import confine as sandbox
 from grading.sandbox import cputime
+from grading.sandbox.untrusted_text import printable
 
-OUTPUT_TAIL_BYTES = 2000  # of the worker's stdout and stderr, quoted when it crashes
+OUTPUT_TAIL_BYTES = 2000  # of the worker's stdout and stderr, kept for the last line of a crash
+LAST_LINE_CHARACTERS = 200  # of that line, quoted in the crash's message
 WATCH_SECONDS = 0.25  # how often the worker's process count is checked
 
 
@@ -174,8 +176,16 @@ class Worker:
         what = f"{_ending(code)} {detail}" if ended else detail
         if output is not None:
             output.finish(timeout=1)  # the process is gone: its last words are in the pipe
-        tail = output.data().decode("utf-8", errors="replace").strip() if output else ""
-        return WorkerCrashed(f"the submission's process {what}" + (f"; its last output:\n{tail}" if tail else ""))
+        last = last_line(output.data()) if output else ""
+        return WorkerCrashed(f"the submission's process {what}" + (f"; its last output: {last}" if last else ""))
+
+
+def last_line(output: bytes) -> str:
+    """The last non-blank line of what the worker printed, as data (no control characters), at most
+    LAST_LINE_CHARACTERS: the submission's raw output is never quoted into a message."""
+    lines = [line.strip() for line in output.decode("utf-8", errors="replace").splitlines() if line.strip()]
+    text = printable(lines[-1]) if lines else ""
+    return text if len(text) <= LAST_LINE_CHARACTERS else text[:LAST_LINE_CHARACTERS - 3] + "..."
 
 
 def _frames(frames) -> list[tuple[str, int]]:

@@ -110,7 +110,7 @@ def _type_name(cls: type) -> str | None:
 def encode(message) -> bytes:
     """The frame body for a message (see the module docstring); TypeError for what cannot cross."""
     arrays: list[np.ndarray] = []
-    header = json.dumps(_to_json(message, arrays, 0), separators=(",", ":"), allow_nan=False).encode("utf-8")
+    header = _JSON_ENCODER.encode(_to_json(message, arrays, 0)).encode("utf-8")
     parts = [_LENGTH.pack(len(header)), header, _LENGTH.pack(len(arrays))]
     for array in arrays:
         blob = npy_bytes(array)
@@ -193,7 +193,7 @@ def decode(body: bytes):
     if offset != len(body):
         raise WireError(f"{len(body) - offset} stray bytes after the last array")
     try:
-        header = json.loads(header_bytes.decode("utf-8"), parse_constant=_no_constants)
+        header = _JSON_DECODER.decode(header_bytes.decode("utf-8"))
     except ValueError as error:  # not UTF-8, not JSON, or an integer with too many digits
         raise WireError(f"header is not UTF-8 JSON within limits: {error}") from None
     used: set[int] = set()
@@ -203,15 +203,20 @@ def decode(body: bytes):
     return message
 
 
+def _no_constants(name: str):
+    raise WireError(f"bare {name} in the header (non-finite floats are sent as {{\"$float\": ...}})")
+
+
+# One encoder and decoder for every message (json.dumps and json.loads with options build new ones per call).
+_JSON_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+_JSON_DECODER = json.JSONDecoder(parse_constant=_no_constants)
+
+
 def _unpack(layout: struct.Struct, view: memoryview, offset: int, what: str) -> tuple[int, int]:
     chunk = view[offset:offset + layout.size]
     if len(chunk) != layout.size:
         raise WireError(f"frame ends before the {what}")
     return layout.unpack(chunk)[0], offset + layout.size
-
-
-def _no_constants(name: str):
-    raise WireError(f"bare {name} in the header (non-finite floats are sent as {{\"$float\": ...}})")
 
 
 def _array(blob: bytes, index: int) -> np.ndarray:

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from grading.authoring import curriculum as curriculum_module
 from grading.authoring.course import NOT_ASSIGNED
+from grading.reports.text import markdown_inline, no_workflow_commands, terminal
 
 # GitHub shows at most 10 error annotations per step: a handful per module keeps them useful.
 ANNOTATIONS_PER_MODULE = 3
@@ -67,15 +68,15 @@ def table(report: dict, console: Console) -> None:
                  f"{report['duration']:.1f}s")
     console.print(grid)
     for notice in report["notices"]:
-        console.print(f"[yellow]note:[/] {notice}")
+        console.print(f"[yellow]note:[/] {terminal(notice)}", highlight=False)
     for row in _rows(report):
         if row["status"] != "pass" and row["message"]:
-            console.print(f"[bold]{row['id']}[/]: {_one_line(row['message'])}", highlight=False)
+            console.print(f"[bold]{row['id']}[/]: {terminal(_one_line(row['message']))}", highlight=False)
 
 
 def markdown(report: dict) -> str:
     lines = [f"## TinyTorch grade: {points(report['score'])} / {points(report['max_score'])}", ""]
-    lines += [f"> {notice}" for notice in report["notices"]]
+    lines += [f"> {markdown_inline(notice)}" for notice in report["notices"]]
     lines += ["", "| module | title | visible | hidden | integrated | score | time |",
               "|---|---|---:|---:|---:|---:|---:|"]
     icon = {"pass": "✅", "fail": "❌", "error": "⚠️"}
@@ -87,7 +88,7 @@ def markdown(report: dict) -> str:
     failing = [row for row in _rows(report) if row["status"] != "pass" and row["message"]]
     if failing:
         lines += ["", "### What to fix first", ""]
-        lines += [f"- **{row['id']}**: {_escape(_one_line(row['message']))}" for row in failing]
+        lines += [f"- **{row['id']}**: {markdown_inline(_one_line(row['message']))}" for row in failing]
     return "\n".join(lines) + "\n"
 
 
@@ -106,12 +107,12 @@ def annotations(report: dict, submission_prefix: str = "") -> str:
         shown[test["runner"]] = shown.get(test["runner"], 0) + 1
         path = f"{submission_prefix}{test['filename']}"
         title = _escape_property(f"{test['runner']}: {test['name']}")
-        message = _escape_data(_one_line(test["message"] or test["outcome"]))
+        message = _escape_data(no_workflow_commands(_one_line(test["message"] or test["outcome"])))
         out.append(f"::error file={_escape_property(path)},line={test['line_no']},title={title}::{message}")
     for runner in report["modules"]:
         if runner["status"] == "error" and runner["message"]:
             out.append(f"::error title={_escape_property(runner['id'] + ' could not be graded')}::"
-                       f"{_escape_data(_one_line(runner['message']))}")
+                       f"{_escape_data(no_workflow_commands(_one_line(runner['message'])))}")
     return "\n".join(out) + ("\n" if out else "")
 
 
@@ -139,10 +140,6 @@ def submission_prefix(submission: Path, cwd: Path) -> str:
 def _one_line(text: str, limit: int = 300) -> str:
     first = " ".join(text.split())
     return first if len(first) <= limit else first[: limit - 3] + "..."
-
-
-def _escape(text: str) -> str:
-    return text.replace("|", "\\|")
 
 
 # GitHub workflow-command escaping (the runner's own rules for data and property values).

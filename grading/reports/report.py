@@ -26,6 +26,7 @@ from grading.authoring.curriculum import SUITE_IDS
 from grading.engine import scoring
 from grading.engine.grader import BUILTIN_EXCEPTIONS, Grading
 from grading.engine.runner import RunResult, TestResult, is_overloaded_run, is_tampering
+from grading.sandbox.untrusted_text import printable
 
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "report.schema.json"
 SCHEMA_ID = "tinytorch-kata/grade-report"
@@ -92,8 +93,8 @@ def build(grading: Grading) -> dict:
         "environment": {"python": platform.python_version(), "platform": platform.platform(),
                         **{name: _version(name) for name in ("numpy", "pytest", "hypothesis")}},
         "summary": _summary(tests),
-        "notices": list(grading.notices),
-        "policy": [{"path": v.path, "line": v.line, "rule": v.rule, "message": v.message, "module": v.module}
+        "notices": [printable(notice) for notice in grading.notices],
+        "policy": [{"path": v.path, "line": v.line, "rule": v.rule, "message": printable(v.message), "module": v.module}
                    for v in grading.violations],
         "modules": runners,
         "tests": tests,
@@ -116,7 +117,7 @@ def _runner(runner_id: str, name: str, title: str, weight: float, run: RunResult
              for index, (result, maximum) in enumerate(zip(run.results, maxima), start=1)]
     outcomes = [r.outcome for r in run.results]
     first_failure = next((t for t in tests if t["status"] != "pass"), None)
-    message = run.problem or (f"{first_failure['name']}: {first_failure['message']}" if first_failure else None)
+    message = printable(run.problem) or (f"{first_failure['name']}: {first_failure['message']}" if first_failure else None)
     return {
         "version": 1,
         "id": runner_id,
@@ -207,7 +208,7 @@ def _message(result: TestResult, hidden: bool, run: RunResult, stubs_left: froze
         return _hidden_message(result, run, stubs_left)
     if result.outcome == "passed":
         return ""
-    text = _explain_visible(result)
+    text = printable(_explain_visible(result))  # the submission's own words, as data (reports/text.py)
     return text if len(text) <= VISIBLE_MESSAGE_LIMIT else text[:VISIBLE_MESSAGE_LIMIT] + " ... [truncated]"
 
 
