@@ -3,7 +3,8 @@
 `kata regrade` grades a student's working tree as it stands (recording HEAD), or with a deadline
 the tree of the last commit at or before it: the package's files are read with `git ls-tree` and
 `git cat-file` into a temporary directory (no checkout, no hooks, no filters), so the student's
-repository is never modified. Every git command runs without the caller's GIT_* variables and
+repository is never modified. The blobs' sizes are read first, and a commit past the policy's limits
+(a file, all files, how many) is refused before any of it is read into memory. Every git command runs without the caller's GIT_* variables and
 with a time limit; `run_git` is the one way this package starts git.
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from grading.engine.grader import GradeError
+from grading.engine.policy import Policy
 
 GIT_TIMEOUT = 60  # seconds for one git command on one student's repository
 
@@ -113,6 +115,30 @@ def _tree_entries(directory: Path, sha: str, package: str) -> list[tuple[str, Pu
     return entries
 
 
+def _blob_sizes(directory: Path, ids: list[str]) -> list[int]:
+    """The size in bytes of each blob (`git cat-file --batch-check`: reads no content)."""
+    done = run_git(directory, ["cat-file", "--batch-check=%(objectsize)"], stdin="".join(f"{i}\n" for i in ids).encode())
+    sizes = done.stdout.split()
+    if done.returncode != 0 or len(sizes) != len(ids) or not all(size.isdigit() for size in sizes):
+        raise GitError(f"git cat-file --batch-check failed in {directory}: {done.stderr.decode(errors='replace').strip()}")
+    return [int(size) for size in sizes]
+
+
+def _within_limits(commit: Commit, entries: list[tuple[str, PurePosixPath]], sizes: list[int], policy: Policy) -> None:
+    """GradeError for a commit the grader would not read whole: the policy's limits on one file, on
+    every file together and on their number, checked before any content is read."""
+    where = f"commit {commit.sha} ({commit.committed})"
+    if policy.max_files is not None and len(entries) > policy.max_files:
+        raise GradeError(f"{where} holds {len(entries)} .py files in {policy.package}/; a submission may hold at "
+                         f"most {policy.max_files}")
+    for (_, path), size in zip(entries, sizes):
+        if size > policy.max_file_bytes:
+            raise GradeError(f"{where} holds {path} of {size} bytes; a file may hold at most {policy.max_file_bytes}")
+    if policy.max_total_bytes is not None and sum(sizes) > policy.max_total_bytes:
+        raise GradeError(f"{where} holds {sum(sizes)} bytes of .py files in {policy.package}/; a submission may "
+                         f"hold at most {policy.max_total_bytes}")
+
+
 def _blobs(directory: Path, ids: list[str]) -> list[bytes]:
     """The raw bytes of each blob (`git cat-file --batch`: no filters, no line-ending conversion)."""
     done = run_git(directory, ["cat-file", "--batch"], stdin="".join(f"{i}\n" for i in ids).encode())
@@ -131,12 +157,15 @@ def _blobs(directory: Path, ids: list[str]) -> list[bytes]:
     return contents
 
 
-def export_package(directory: Path, commit: Commit, package: str, destination: Path) -> None:
-    """Write the .py files of `package`/ as of `commit` below `destination`, reading only git's objects."""
+def export_package(directory: Path, commit: Commit, policy: Policy, destination: Path) -> None:
+    """Write the .py files of the package as of `commit` below `destination`, reading only git's objects
+    and only within the policy's size limits."""
+    package = policy.package
     entries = _tree_entries(directory, commit.sha, package)
     if not entries:
         raise GradeError(f"commit {commit.sha} ({commit.committed}) has no .py files in {package}/; expected "
                          f"the submission's package at {package}/ in the repository's root")
+    _within_limits(commit, entries, _blob_sizes(directory, [blob for blob, _ in entries]), policy)
     for (_, path), content in zip(entries, _blobs(directory, [blob for blob, _ in entries])):
         target = destination.joinpath(*path.parts)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -163,7 +192,7 @@ def _recorded_head(student_dir: Path) -> Source:
 
 
 @contextmanager
-def submission_source(student_dir: Path, deadline: dt.datetime | None, package: str) -> Iterator[Source]:
+def submission_source(student_dir: Path, deadline: dt.datetime | None, policy: Policy) -> Iterator[Source]:
     """The directory to grade; with a deadline, a temporary export of the last commit before it."""
     if deadline is None:
         yield _recorded_head(student_dir)
@@ -175,7 +204,7 @@ def submission_source(student_dir: Path, deadline: dt.datetime | None, package: 
     if commit is None:
         raise GradeError(f"no commit at or before {deadline.isoformat()}")
     with tempfile.TemporaryDirectory(prefix="kata-deadline-") as scratch:
-        export_package(student_dir, commit, package, Path(scratch))
+        export_package(student_dir, commit, policy, Path(scratch))
         yield Source(Path(scratch), commit)
 
 

@@ -74,6 +74,7 @@ from grading.authoring.curriculum import SUITE_IDS, Curriculum
 from grading.classroom import roster
 from grading.classroom.commits import Source, submission_source
 from grading.engine.grader import GradeError, GradeOptions, grade
+from grading.engine.policy import Policy
 from grading.engine.workspace import fingerprint, tests_fingerprint
 from grading.reports import render, report as report_module
 from grading.sandbox.confine import Isolation, isolation
@@ -221,7 +222,7 @@ class RosterRun:
         if not_collected is not None:  # `kata roster collect` could not clone this student's repository
             return error_row(student_dir.name, not_collected), "not collected"
         try:
-            with submission_source(student_dir, self.deadline, self.curriculum.package) as source:
+            with submission_source(student_dir, self.deadline, Policy.from_curriculum(self.curriculum)) as source:
                 return self._grade_source(student_dir, source)
         except GradeError as error:
             return error_row(student_dir.name, str(error)), "not graded"

@@ -9,8 +9,10 @@ The roster is a CSV file with a header row and (at least) the columns `student` 
 is `owner/name` under `--base-url` (default https://github.com/). Each repository is cloned with its
 full history, so `kata regrade --deadline` can pick the last commit before a deadline. A token for
 private repositories comes from the environment variable KATA_ROSTER_TOKEN and reaches git as an
-HTTP header through git's environment (GIT_CONFIG_*): never in a URL, a command line (which other
-users of the machine can read) or a log line.
+HTTP header through git's environment (GIT_CONFIG_*), scoped to the roster's host: never in a URL,
+a command line (which other users of the machine can read) or a log line, and never to another
+server a repository's configuration names. Git LFS is off; a clone larger than MAX_REPOSITORY_BYTES
+is removed again, with the reason in the student's row.
 
 A repository that cannot be cloned leaves an empty folder behind and the reason in
 `.collect/<student>.txt` beside the folders, outside anything a student controls, so the student
@@ -22,6 +24,7 @@ import base64
 import csv
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +35,9 @@ REPOSITORY_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 ERRORS_DIR = ".collect"  # kata regrade skips folders starting with "."
 TOKEN_VARIABLE = "KATA_ROSTER_TOKEN"
 CLONE_SECONDS = 300
+# A student's repository is the template's files and their commits: a few MiB. One far past that (a
+# dataset or a binary committed) is removed after the clone and the student's row says why.
+MAX_REPOSITORY_BYTES = 256 * 1024 * 1024
 
 
 class RosterError(ValueError):
@@ -77,15 +83,30 @@ def read(path: Path) -> list[Entry]:
     return entries
 
 
-def _token_environment(base_url: str) -> dict[str, str]:
-    """git configuration, passed through the environment, that sends the token as a header to
-    https remotes when one is set (nothing otherwise)."""
+# Git LFS never runs during a collection: a student's .lfsconfig could name another server, and the
+# grader reads only the package's .py files from git's own objects anyway.
+NO_LFS = {"GIT_LFS_SKIP_SMUDGE": "1"}
+NO_LFS_CONFIG = (("filter.lfs.smudge", ""), ("filter.lfs.process", ""), ("filter.lfs.required", "false"))
+
+
+def _git_environment(base_url: str) -> dict[str, str]:
+    """git configuration, passed through the environment: LFS off, and, when a token is set, the token
+    as a header sent to the roster's own https host only (never to a server a repository names)."""
+    settings = list(NO_LFS_CONFIG)
     token = os.environ.get(TOKEN_VARIABLE, "")
-    if not token or not base_url.startswith("https://"):
-        return {}
-    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-    return {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.extraHeader",
-            "GIT_CONFIG_VALUE_0": f"Authorization: basic {basic}"}
+    if token and base_url.startswith("https://"):
+        basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+        settings.append((f"http.{_host_url(base_url)}.extraHeader", f"Authorization: basic {basic}"))
+    environment = {**NO_LFS, "GIT_CONFIG_COUNT": str(len(settings))}
+    for index, (key, value) in enumerate(settings):
+        environment[f"GIT_CONFIG_KEY_{index}"], environment[f"GIT_CONFIG_VALUE_{index}"] = key, value
+    return environment
+
+
+def _host_url(base_url: str) -> str:
+    """"https://github.com/" for "https://github.com/some/path": git matches http.<url>.* by prefix."""
+    scheme, _, rest = base_url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}/"
 
 
 def clone(entry: Entry, into: Path, base_url: str) -> Collected:
@@ -95,13 +116,24 @@ def clone(entry: Entry, into: Path, base_url: str) -> Collected:
         return Collected(entry, False, f"{target} already exists and is not empty")
     try:
         done = run_git(into, ["clone", "--quiet", "--no-tags", url, entry.student],
-                       extra_env=_token_environment(base_url), timeout=CLONE_SECONDS)
+                       extra_env=_git_environment(base_url), timeout=CLONE_SECONDS)
     except GitError as error:
         return _failed(entry, into, str(error))
     if done.returncode != 0:
         reason = " ".join(done.stderr.decode(errors="replace").split())[:300] or f"git exited with {done.returncode}"
         return _failed(entry, into, f"cannot clone {entry.repository}: {reason}")
+    size = _bytes_below(target)
+    if size > MAX_REPOSITORY_BYTES:
+        shutil.rmtree(target)
+        return _failed(entry, into, f"{entry.repository} takes {size / 2**20:.0f} MiB once cloned; a student's "
+                                    f"repository may take at most {MAX_REPOSITORY_BYTES // 2**20} MiB (remove large "
+                                    "files from its history)")
     return Collected(entry, True, f"cloned {entry.repository}")
+
+
+def _bytes_below(folder: Path) -> int:
+    """The bytes of every regular file below `folder` (symbolic links not followed)."""
+    return sum(path.lstat().st_size for path in folder.rglob("*") if path.is_file() and not path.is_symlink())
 
 
 def _failed(entry: Entry, into: Path, message: str) -> Collected:

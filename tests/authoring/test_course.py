@@ -188,7 +188,7 @@ def test_the_roster_token_reaches_git_through_its_environment_not_its_command_li
     calls = tmp_path / "calls.txt"
     fake = tmp_path / "bin" / "git"
     fake.parent.mkdir()
-    fake.write_text(f'#!/bin/sh\necho "ARGS $*" >> {calls}\necho "HEADER $GIT_CONFIG_VALUE_0" >> {calls}\n'
+    fake.write_text(f'#!/bin/sh\necho "ARGS $*" >> {calls}\nenv | grep ^GIT_CONFIG_VALUE_ | sed "s/^/HEADER /" >> {calls}\n'
                     'echo "fatal: repository not found" >&2\nexit 128\n', encoding="utf-8")
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
@@ -198,7 +198,7 @@ def test_the_roster_token_reaches_git_through_its_environment_not_its_command_li
     recorded = calls.read_text(encoding="utf-8")
     assert "s3cret-token" not in recorded.split("HEADER")[0], "never on the command line"
     expected = base64.b64encode(b"x-access-token:s3cret-token").decode()
-    assert f"HEADER Authorization: basic {expected}" in recorded
+    assert f"=Authorization: basic {expected}" in recorded
     assert "ARGS -C " in recorded and "clone --quiet --no-tags https://github.com/course/alice alice" in recorded
     (result,) = results
     assert not result.ok and "cannot clone course/alice: fatal: repository not found" in result.message
