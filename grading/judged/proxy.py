@@ -42,6 +42,23 @@ ARRAY_CLASS = "tinytorch.core.tensor.Tensor"  # its instances' `.data` travels w
 # name the test or quote its source or its inputs.
 TEST_ERROR_TEXT = "raised in the test's code (its details stay with the test)"
 CALLBACK_UNKNOWN = "there is no such test callback"
+VISIBLE_TESTS = "spec."  # the package of the visible tests: the students have their source already
+
+
+def _text_for_worker(error: BaseException) -> str:
+    """What the worker is told of an error that ends a test's callback or `with` block: the error's
+    own text when the submission raised it (it crossed from the worker, and says what to implement,
+    say), else TEST_ERROR_TEXT: an error of the test's own could name the test or quote its inputs."""
+    from_submission = getattr(error, "kata_frames", None) is not None  # set on every error a worker reported
+    return str(error)[:1000] if from_submission else TEST_ERROR_TEXT
+
+
+def _name_in_worker(cls: type, tag: int) -> str:
+    """The name a test's class has in the worker: its own for a class of the visible spec (a student
+    can read it there, and what it reports may show it, a profile row say), a neutral one for any
+    other (a hidden test's class name is not the submission's to read). Its members keep their names,
+    since the submission calls them by name."""
+    return cls.__name__ if cls.__module__.startswith(VISIBLE_TESTS) else f"TestClass{tag}"
 RUNTIME: "Runtime | None" = None
 
 BINARY = {"add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor", "lshift", "rshift"}
@@ -147,10 +164,9 @@ class Runtime:
             return {"value": self.outgoing(result)}
         except AssertionError as error:
             self._failed_checks.append(error)
-            return {"error": ["AssertionError", TEST_ERROR_TEXT]}
+            return {"error": ["AssertionError", _text_for_worker(error)]}
         except Exception as error:  # noqa: BLE001 -- the callback's error becomes the worker's error
-            # Its type only (a builtin's name, or RuntimeError), never its text.
-            return {"error": [error_name(error), TEST_ERROR_TEXT]}
+            return {"error": [error_name(error), _text_for_worker(error)]}
 
     def invoke(self, target, name: str, args: tuple, kwargs: dict, via_class: bool = False):
         __tracebackhide__ = True
@@ -284,9 +300,8 @@ class Runtime:
         if not self.worker.running or ("test", tag) not in self._remote:
             bases = [self.class_handle(base) for base in cls.__bases__ if isinstance(base, ProxyMeta)]
             members = {name: member for name, value in vars(cls).items() if (member := self._member(value))}
-            # Under a neutral name: the test's own class name (a hidden test's, say) is not the
-            # submission's to read; the members keep theirs, since the submission calls them by name.
-            self.request({"op": "define", "tag": tag, "name": f"TestClass{tag}", "bases": bases, "members": members})
+            self.request({"op": "define", "tag": tag, "name": _name_in_worker(cls, tag), "bases": bases,
+                          "members": members})
         return self._remote[("test", tag)]
 
     def _member(self, value) -> list | None:
@@ -408,7 +423,7 @@ class RemoteObject:
 
     def __exit__(self, kind, error, traceback):
         name = error_name(error) if error is not None else None
-        return runtime().operation("exit", self, name, TEST_ERROR_TEXT if error is not None else None)
+        return runtime().operation("exit", self, name, _text_for_worker(error) if error is not None else None)
 
     def __eq__(self, other):
         return self is other

@@ -61,6 +61,14 @@ def test_an_error_in_a_tests_callback_reaches_the_submission_as_fixed_words(host
         Failing()(Tensor(np.ones(2)))
     assert str(caught.value) == f"seen: TypeError: {proxy.TEST_ERROR_TEXT}"
 
+    class Reshaping(Module):
+        def forward(self, x):
+            return x.reshape(7)  # the submission's own error, raised in the worker: its words are its own
+
+    with pytest.raises(ValueError) as caught:
+        Reshaping()(Tensor(np.ones(2)))
+    assert str(caught.value).startswith("seen: ValueError: ") and proxy.TEST_ERROR_TEXT not in str(caught.value)
+
     class Asserting(Module):
         def forward(self, x):
             assert x.shape == (99,), f"{SECRET}: the hidden shape"
