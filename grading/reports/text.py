@@ -15,7 +15,9 @@ from rich.markup import escape as rich_escape
 
 from grading.sandbox.untrusted_text import printable
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()!|~@])")  # what can start markup inside a line
+# What can start markup inside a line: links and images need "[", code "`", emphasis "*" or a "_" that
+# is not inside a word (GitHub leaves snake_case alone), tables "|", mentions "@".
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]!|~@]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
 _AUTOLINK = re.compile(r"(://|www\.)", re.IGNORECASE)  # GitHub links bare URLs
 
 
@@ -31,7 +33,7 @@ def markdown_inline(text: str) -> str:
     flat = " ".join(printable(text).split())
     html_safe = flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     unlinked = _AUTOLINK.sub(lambda match: match.group(1)[:-1] + "\u200b" + match.group(1)[-1], html_safe)
-    return no_workflow_commands(_MARKDOWN_SPECIAL.sub(r"\\\1", unlinked))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", unlinked)
 
 
 def terminal(text: str) -> str:
