@@ -193,17 +193,27 @@ def _inventory(workspace: Workspace, variants: dict, reference: Path | None, gra
                settings: GradingSettings, curriculum: Curriculum, tests_fingerprint: str | None) -> list[TestEntry]:
     """Every test to expect, collected against a package that imports (the reference when there is one).
     With `tests_fingerprint`, a collection against the reference is kept for later grades (inventory_cache)."""
-    trusted = reference if reference is not None else variants["integrated"][0]
     files = _test_files(workspace, graded)
-    name = inventory_cache.key(tests_fingerprint, trusted, files) if tests_fingerprint else None
-    inventory = inventory_cache.read(name) if name else None
-    if inventory is None:
-        inventory, collection_errors = runner.collect_inventory(workspace, trusted, files, settings)
-        if collection_errors and reference is not None:
-            raise GradeError(f"the tests do not collect against the reference: {next(iter(collection_errors.values()))[:300]}")
-        if name and not collection_errors:
-            inventory_cache.write(name, inventory)
+    if reference is not None:
+        inventory = _collected_against_reference(workspace, reference, files, settings, tests_fingerprint)
+    else:  # the student's own package: files that do not collect become placeholders that score zero
+        inventory, _ = runner.collect_inventory(workspace, variants["integrated"][0], files, settings)
     return inventory + _placeholders(inventory, files, curriculum)
+
+
+def _collected_against_reference(workspace: Workspace, reference: Path, files: list[str], settings: GradingSettings,
+                                 tests_fingerprint: str | None) -> list[TestEntry]:
+    """The tests in `files` as collected against the reference; GradeError when they do not collect.
+    With `tests_fingerprint`, what was collected is kept for later grades, and read from there (inventory_cache)."""
+    name = inventory_cache.key(tests_fingerprint, reference, files) if tests_fingerprint else None
+    entries = inventory_cache.read(name) if name else None
+    if entries is None:
+        entries, errors = runner.collect_inventory(workspace, reference, files, settings)
+        if errors:
+            raise GradeError(f"the tests do not collect against the reference: {next(iter(errors.values()))[:300]}")
+        if name:
+            inventory_cache.write(name, entries)
+    return entries
 
 
 def _run_all(grading: Grading, plans: list[RunPlan], workspace: Workspace, settings: GradingSettings) -> None:
@@ -238,10 +248,9 @@ def inventory_of(reference: Path, tests_root: Path, hidden: Path | None, curricu
         workspace = Workspace(Path(scratch))
         workspace.install_tests(tests_root, hidden.resolve() if hidden else None, Path(curriculum.source))
         files = _test_files(workspace, _modules_with_tests(workspace, curriculum, None))
-        entries, errors = runner.collect_inventory(workspace, reference.resolve(), files, curriculum.grading)
-    if errors:
-        raise GradeError(f"the tests do not collect against the reference: {next(iter(errors.values()))[:300]}")
-    return entries
+        # No submission runs here, so what was collected may be kept whether or not there is a sandbox.
+        return _collected_against_reference(workspace, reference.resolve(), files, curriculum.grading,
+                                            workspace.tests_fingerprint())
 
 
 # ---------------------------------------------------------------- what to grade

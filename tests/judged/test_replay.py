@@ -15,6 +15,7 @@ from grading import REPO_ROOT
 from grading.judged import proxy, remote
 from grading.judged.replay import Recording, paths_to
 from grading.judged.wire import Handle
+from spec.support import shifted_points
 
 
 def _package(tmp_path: Path, extra: str = "") -> Path:
@@ -44,13 +45,7 @@ def counted(tmp_path, monkeypatch):
 
 
 def points(x: np.ndarray, eps: float = 1e-6) -> list[np.ndarray]:
-    shifted = []
-    for i in range(x.size):
-        for shift in (eps, -eps):
-            point = x.copy()
-            point.reshape(-1)[i] = x.reshape(-1)[i] + shift
-            shifted.append(point)
-    return shifted
+    return shifted_points(x, eps)  # the inputs of a finite-difference check, as spec.support makes them
 
 
 def test_replayed_evaluations_give_the_same_numbers_in_one_request(counted):
